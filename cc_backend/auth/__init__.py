@@ -1,0 +1,1 @@
+"""Authentication: keys, tokens, and (later) the authenticator chain."""

@@ -1,0 +1,1 @@
+"""The domain model: plain data types and the one exception tree. No I/O here."""

@@ -1,0 +1,1 @@
+"""The job database: the only package that speaks SQL."""

@@ -1,0 +1,102 @@
+"""Opening the job database: engine, connection settings, schema checks.
+
+SQLite is the default (a file under ``var/``); PostgreSQL works through the same code with a
+``postgresql+psycopg://`` URL. SQLite connections run in WAL mode with a busy timeout and
+foreign keys on, so readers never block the single writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from cc_backend.domain.errors import BackendUnavailable, ConfigError
+from cc_backend.repository import dialect
+
+log = logging.getLogger(__name__)
+
+#: Milliseconds a SQLite connection waits for a lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def database_url(driver: str, location: str | Path) -> str:
+    """Turn cc-backend's ``db-driver`` / ``db`` config pair into a SQLAlchemy URL."""
+    if driver in ("sqlite3", "sqlite"):
+        return f"sqlite:///{Path(location)}"
+    if driver in ("postgres", "postgresql"):
+        text = str(location)
+        if text.startswith("postgres://"):
+            text = "postgresql://" + text.removeprefix("postgres://")
+        if text.startswith("postgresql://"):
+            text = "postgresql+psycopg://" + text.removeprefix("postgresql://")
+        return text
+    raise ConfigError([f"main.db-driver: unknown database driver {driver!r} (sqlite3, postgres)"])
+
+
+def _configure_sqlite(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def create_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine with the project's connection settings for ``url``."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+@dataclass
+class Database:
+    """An open job database. Build one with :func:`open_database`."""
+
+    engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    def refresh_planner_statistics(self) -> None:
+        """Update planner statistics (after bulk imports and at start)."""
+        dialect.refresh_planner_statistics(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open the database at ``url``, bringing its schema up to date when ``migrate`` is set.
+
+    A new database gets the full schema; a cc-backend database at schema version 10 is
+    adopted in place, keeping every row. Raises :class:`BackendUnavailable` when the
+    database cannot be reached and ``ConfigError`` when its schema cannot be adopted.
+    """
+    from cc_backend.repository.migrate import upgrade  # noqa: PLC0415 - alembic is heavy
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        raise BackendUnavailable(f"cannot open job database: {exc.orig}") from exc
+    if migrate:
+        upgrade(engine)
+    db = Database(engine)
+    db.refresh_planner_statistics()
+    return db

@@ -1,0 +1,244 @@
+"""The job table: insert, look up, list with filters, count, delete.
+
+Every read that returns jobs to a person takes the acting :class:`User` and applies the
+visibility rule of :mod:`cc_backend.repository.visibility`; internal callers (archiver,
+importers) pass ``actor=None`` to see everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound
+from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest, SortDirection
+from cc_backend.domain.job import Job
+from cc_backend.domain.user import User
+from cc_backend.repository import dialect, schema
+from cc_backend.repository.database import Database
+from cc_backend.repository.job_filters import Condition, all_conditions
+from cc_backend.repository.rows import job_from_row, job_to_row
+from cc_backend.repository.visibility import job_visibility
+
+job = schema.job
+
+#: Sortable job columns by their GraphQL/JSON field name.
+SORT_COLUMNS: dict[str, sa.Column[Any]] = {
+    "id": job.c.id,
+    "jobId": job.c.job_id,
+    "user": job.c.hpc_user,
+    "project": job.c.project,
+    "cluster": job.c.cluster,
+    "subCluster": job.c.subcluster,
+    "partition": job.c.cluster_partition,
+    "arrayJobId": job.c.array_job_id,
+    "startTime": job.c.start_time,
+    "submitTime": job.c.submit_time,
+    "duration": job.c.duration,
+    "walltime": job.c.walltime,
+    "jobState": job.c.job_state,
+    "numNodes": job.c.num_nodes,
+    "numHWThreads": job.c.num_hwthreads,
+    "numHwthreads": job.c.num_hwthreads,
+    "numAcc": job.c.num_acc,
+    "numAccelerators": job.c.num_acc,
+    "energy": job.c.energy,
+    "monitoringStatus": job.c.monitoring_status,
+}
+# cc-backend's clients also send snake_case column names ("start_time", "num_nodes").
+SORT_COLUMNS.update({c.name: c for c in job.c if c.name not in SORT_COLUMNS})
+
+DEFAULT_ORDER = OrderBy(field="startTime", type="col", order=SortDirection.DESC)
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a job list."""
+
+    items: list[Job]
+    has_next_page: bool
+    offset: int
+    limit: int | None
+    #: Number of jobs matching the filters; ``None`` unless requested.
+    count: int | None = None
+    filters: tuple[JobFilter, ...] = field(default=(), repr=False)
+
+
+class JobRepository:
+    """Reads and writes rows of the ``job`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def add(self, new_job: Job) -> int:
+        """Insert ``new_job``; return its database id.
+
+        Raises :class:`AlreadyExists` when a job with the same job id, cluster and start
+        time is already stored.
+        """
+        values = job_to_row(new_job)
+        try:
+            with self.db.engine.begin() as conn:
+                result = conn.execute(sa.insert(job).values(values).returning(job.c.id))
+                return int(result.scalar_one())
+        except sa.exc.IntegrityError as exc:
+            if self._exists(new_job.job_id, new_job.cluster, new_job.start_time):
+                raise AlreadyExists(
+                    f"job {new_job.job_id} on cluster {new_job.cluster} "
+                    f"starting at {new_job.start_time} already exists"
+                ) from exc
+            raise InvalidInput(f"job rejected by the database: {exc.orig}") from exc
+
+    def add_many(self, jobs: Sequence[Job]) -> int:
+        """Insert ``jobs`` in one transaction (bulk import); return how many were inserted.
+
+        Raises :class:`AlreadyExists` naming the first duplicate; nothing is inserted then.
+        """
+        if not jobs:
+            return 0
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(sa.insert(job), [job_to_row(j) for j in jobs])
+        except sa.exc.IntegrityError as exc:
+            raise AlreadyExists(f"bulk insert rejected: {exc.orig}") from exc
+        return len(jobs)
+
+    def update(self, db_id: int, **values: Any) -> None:
+        """Set ``job`` columns of one job (column names as in the table). NotFound if absent."""
+        unknown = set(values) - set(job.c.keys())
+        if unknown:
+            raise InvalidInput(f"unknown job columns: {', '.join(sorted(unknown))}")
+        with self.db.engine.begin() as conn:
+            result = conn.execute(sa.update(job).where(job.c.id == db_id).values(values))
+            if result.rowcount == 0:
+                raise NotFound(f"no job with id {db_id}")
+
+    def delete(self, db_ids: Sequence[int]) -> int:
+        """Delete jobs (and their tag links) by database id; return how many were deleted."""
+        with self.db.engine.begin() as conn:
+            conn.execute(sa.delete(schema.jobtag).where(schema.jobtag.c.job_id.in_(db_ids)))
+            result = conn.execute(sa.delete(job).where(job.c.id.in_(db_ids)))
+            return int(result.rowcount)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, db_id: int, actor: User | None = None) -> Job:
+        """The job with database id ``db_id``.
+
+        Raises :class:`NotFound` if there is none or ``actor`` may not see it (the two
+        are indistinguishable on purpose).
+        """
+        query = sa.select(job).where(job.c.id == db_id, *self._visible(actor))
+        with self.db.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(f"no job with id {db_id}")
+        return job_from_row(row)
+
+    def find(
+        self,
+        job_id: int,
+        cluster: str | None = None,
+        start_time: int | None = None,
+        actor: User | None = None,
+    ) -> list[Job]:
+        """Jobs with scheduler id ``job_id`` (optionally on ``cluster`` / at ``start_time``),
+        newest first."""
+        conditions: list[Condition] = [job.c.job_id == job_id, *self._visible(actor)]
+        if cluster is not None:
+            conditions.append(job.c.cluster == cluster)
+        if start_time is not None:
+            conditions.append(job.c.start_time == start_time)
+        query = sa.select(job).where(*conditions).order_by(job.c.start_time.desc())
+        with self.db.engine.connect() as conn:
+            return [job_from_row(r) for r in conn.execute(query).mappings()]
+
+    def query(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        actor: User | None,
+        order: OrderBy | None = None,
+        page: PageRequest | None = None,
+        with_count: bool = False,
+        now: float | None = None,
+    ) -> JobPage:
+        """One page of the jobs matching all ``filters`` that ``actor`` may see.
+
+        Ordered by ``order`` (default: newest start first), ties broken by database id so
+        that paging is stable. ``has_next_page`` is exact (one extra row is fetched);
+        ``count`` is computed only when ``with_count`` is set. Raises
+        :class:`InvalidInput` for an unknown sort column or a malformed filter value.
+        """
+        conditions = self._conditions(filters, actor, now)
+        query = sa.select(job).where(*conditions).order_by(*self._order(order or DEFAULT_ORDER))
+        limit = None
+        offset = 0
+        if page is not None and page.items_per_page != -1:
+            limit = page.items_per_page
+            offset = page.offset
+            query = query.limit(limit + 1).offset(offset)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+            count = self._count(conn, conditions) if with_count else None
+        has_next = limit is not None and len(rows) > limit
+        items = [job_from_row(r) for r in (rows[:limit] if has_next else rows)]
+        return JobPage(items, has_next, offset, limit, count, tuple(filters))
+
+    def count(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        actor: User | None,
+        now: float | None = None,
+    ) -> int:
+        """Number of jobs matching all ``filters`` that ``actor`` may see."""
+        conditions = self._conditions(filters, actor, now)
+        with self.db.engine.connect() as conn:
+            return self._count(conn, conditions)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _exists(self, job_id: int, cluster: str, start_time: int) -> bool:
+        query = sa.select(job.c.id).where(
+            job.c.job_id == job_id, job.c.cluster == cluster, job.c.start_time == start_time
+        )
+        with self.db.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    @staticmethod
+    def _visible(actor: User | None) -> list[Condition]:
+        if actor is None:
+            return []
+        condition = job_visibility(actor)
+        return [] if condition is None else [condition]
+
+    def _conditions(
+        self, filters: Sequence[JobFilter], actor: User | None, now: float | None
+    ) -> list[Condition]:
+        return [*self._visible(actor), *all_conditions(filters, self.db.dialect, now)]
+
+    @staticmethod
+    def _count(conn: sa.Connection, conditions: list[Condition]) -> int:
+        query = sa.select(sa.func.count()).select_from(job).where(*conditions)
+        return int(conn.execute(query).scalar_one())
+
+    def _order(self, order: OrderBy) -> list[sa.ColumnElement[Any]]:
+        descending = order.order is SortDirection.DESC
+        if order.is_column:
+            column = SORT_COLUMNS.get(order.field)
+            if column is None:
+                raise InvalidInput(f"cannot sort jobs by unknown column {order.field!r}")
+            expression: sa.ColumnElement[Any] = column
+        else:
+            expression = dialect.json_number(job.c.footprint, order.field, self.db.dialect)
+        primary = expression.desc() if descending else expression.asc()
+        if not order.is_column:
+            primary = primary.nulls_last()
+        tie = job.c.id.desc() if descending else job.c.id.asc()
+        return [primary, tie]

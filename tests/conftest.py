@@ -1,0 +1,70 @@
+"""Fixtures shared by the whole test suite."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cc_backend.domain.job import Job
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _reference_dir() -> Path:
+    configured = os.environ.get("CC_REFERENCE_DIR")
+    if configured:
+        return Path(configured)
+    return PROJECT_ROOT.parent / "shared" / "reference"
+
+
+REFERENCE_DIR = _reference_dir()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``reference`` are skipped, with the reason, when the data is absent."""
+    if (REFERENCE_DIR / "README.md").is_file():
+        return
+    skip = pytest.mark.skip(reason=f"cc-backend reference data not found at {REFERENCE_DIR}")
+    for item in items:
+        if "reference" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """The folder of real cc-backend files (read-only: never write into it)."""
+    return REFERENCE_DIR
+
+
+@pytest.fixture
+def make_job() -> Callable[..., Job]:
+    """``make_job(**overrides) -> Job``: a valid running single-node job on cluster fritz."""
+    counter = itertools.count(1)
+
+    def build(**overrides: Any) -> Job:
+        n = next(counter)
+        fields: dict[str, Any] = {
+            "jobId": 100_000 + n,
+            "user": "alice",
+            "project": "project-a",
+            "cluster": "fritz",
+            "subCluster": "main",
+            "partition": "singlenode",
+            "numNodes": 1,
+            "numHwthreads": 72,
+            "jobState": "running",
+            "startTime": 1_700_000_000 + 60 * n,
+            "submitTime": 1_700_000_000 + 60 * n - 30,
+            "walltime": 86_400,
+            "resources": [{"hostname": f"f{101 + n:04d}"}],
+            "metaData": {"jobName": f"job-{n}"},
+        }
+        fields.update(overrides)
+        return Job.model_validate(fields)
+
+    return build

@@ -1,0 +1,149 @@
+"""Writing and reading single jobs; who may see which job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
+from cc_backend.domain.filters import JobFilter
+from cc_backend.domain.job import Job, JobState
+from cc_backend.domain.user import User
+from cc_backend.repository.database import Database
+from cc_backend.repository.jobs import JobRepository
+
+MakeJob = Callable[..., Job]
+
+
+@pytest.fixture
+def jobs(empty_db: Database) -> JobRepository:
+    return JobRepository(empty_db)
+
+
+@pytest.mark.reference
+def test_the_reference_start_payload_is_stored_and_read_back(
+    jobs: JobRepository, reference_dir: Path
+) -> None:
+    payload = json.loads((reference_dir / "configs" / "startJobPayload.json").read_text())
+    db_id = jobs.add(Job.model_validate(payload))
+
+    stored = jobs.get(db_id).to_json_dict()
+
+    assert stored["id"] == db_id
+    # Schema version 10 has no column for the requested memory (cc-backend drops it too).
+    del payload["requestedMemory"]
+    for key, value in payload.items():
+        assert stored[key] == value, key
+
+
+def test_a_second_start_of_the_same_job_is_a_duplicate(
+    jobs: JobRepository, make_job: MakeJob
+) -> None:
+    job = make_job()
+    jobs.add(job)
+    with pytest.raises(AlreadyExists, match=f"job {job.job_id} on cluster fritz"):
+        jobs.add(job)
+    assert jobs.count(actor=None) == 1
+
+
+def test_the_same_job_id_may_start_again_later(jobs: JobRepository, make_job: MakeJob) -> None:
+    first = make_job(jobId=7)
+    jobs.add(first)
+    jobs.add(make_job(jobId=7, startTime=first.start_time + 3600))
+    assert [j.start_time for j in jobs.find(7)] == [first.start_time + 3600, first.start_time]
+
+
+def test_out_of_memory_uses_the_database_spelling_and_reads_back(
+    jobs: JobRepository, empty_db: Database, make_job: MakeJob
+) -> None:
+    db_id = jobs.add(make_job(jobState="out_of_memory"))
+    with empty_db.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT job_state FROM job WHERE id = ?", (db_id,)).scalar()
+    assert stored == "out-of-memory"
+    assert jobs.get(db_id).job_state is JobState.OUT_OF_MEMORY
+    found = jobs.query([JobFilter(state=[JobState.OUT_OF_MEMORY])], actor=None)
+    assert [j.id for j in found.items] == [db_id]
+
+
+def test_unknown_job_is_not_found(jobs: JobRepository) -> None:
+    with pytest.raises(NotFound):
+        jobs.get(404)
+
+
+def test_update_and_delete(jobs: JobRepository, make_job: MakeJob) -> None:
+    db_id = jobs.add(make_job())
+    jobs.update(db_id, job_state="completed", duration=120)
+    assert jobs.get(db_id).duration == 120
+    with pytest.raises(InvalidInput, match="unknown job columns"):
+        jobs.update(db_id, password="x")
+    with pytest.raises(NotFound):
+        jobs.update(999, duration=1)
+    assert jobs.delete([db_id]) == 1
+    assert jobs.count(actor=None) == 0
+
+
+class TestVisibility:
+    """Each role sees exactly the jobs cc-backend lets it see."""
+
+    @pytest.fixture
+    def ids(self, jobs: JobRepository, make_job: MakeJob) -> dict[str, int]:
+        return {
+            "alice-a": jobs.add(make_job(user="alice", project="a")),
+            "bob-a": jobs.add(make_job(user="bob", project="a")),
+            "bob-b": jobs.add(make_job(user="bob", project="b")),
+            "carol-c": jobs.add(make_job(user="carol", project="c")),
+        }
+
+    @staticmethod
+    def visible(jobs: JobRepository, actor: User) -> set[int]:
+        return {j.id for j in jobs.query(actor=actor).items if j.id is not None}
+
+    def test_a_user_sees_only_own_jobs(self, jobs: JobRepository, ids: dict[str, int]) -> None:
+        bob = User.build("bob", ["user"])
+        assert self.visible(jobs, bob) == {ids["bob-a"], ids["bob-b"]}
+        assert jobs.count(actor=bob) == 2
+
+    def test_a_manager_sees_managed_projects_and_own_jobs(
+        self, jobs: JobRepository, ids: dict[str, int]
+    ) -> None:
+        carol = User.build("carol", ["user", "manager"], projects=["a"])
+        assert self.visible(jobs, carol) == {ids["alice-a"], ids["bob-a"], ids["carol-c"]}
+
+    def test_a_manager_without_projects_sees_own_jobs(
+        self, jobs: JobRepository, ids: dict[str, int]
+    ) -> None:
+        assert self.visible(jobs, User.build("carol", ["manager"])) == {ids["carol-c"]}
+
+    @pytest.mark.parametrize("roles", [["admin"], ["support"], ["api"], ["user", "support"]])
+    def test_admin_support_and_pure_api_clients_see_everything(
+        self, jobs: JobRepository, ids: dict[str, int], roles: list[str]
+    ) -> None:
+        assert self.visible(jobs, User.build("x", roles)) == set(ids.values())
+
+    def test_an_api_client_that_is_also_a_user_sees_own_jobs(
+        self, jobs: JobRepository, ids: dict[str, int]
+    ) -> None:
+        assert self.visible(jobs, User.build("alice", ["api", "user"])) == {ids["alice-a"]}
+
+    def test_an_invisible_job_is_indistinguishable_from_a_missing_one(
+        self, jobs: JobRepository, ids: dict[str, int]
+    ) -> None:
+        with pytest.raises(NotFound):
+            jobs.get(ids["alice-a"], actor=User.build("bob", ["user"]))
+        assert jobs.find(jobs.get(ids["alice-a"]).job_id, actor=User.build("bob", ["user"])) == []
+
+    def test_filters_cannot_widen_visibility(
+        self, jobs: JobRepository, ids: dict[str, int]
+    ) -> None:
+        bob = User.build("bob", ["user"])
+        page = jobs.query([JobFilter.model_validate({"user": {"eq": "alice"}})], actor=bob)
+        assert page.items == []
+
+    def test_without_a_job_seeing_role_the_query_is_refused(
+        self, jobs: JobRepository, ids: dict[str, int]
+    ) -> None:
+        with pytest.raises(PermissionDenied):
+            jobs.query(actor=User.build("anon", ["anonymous"]))
