@@ -134,6 +134,34 @@ class Job(_Model):
         """Stop time: given, or start plus duration."""
         return self.stop_time if self.stop_time is not None else self.start_time + self.duration
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with cc-backend's names, without unset optional fields."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+    def to_json_dict(self, *, exclude_unset: bool = False) -> dict[str, Any]:
+        """JSON-ready dict with cc-backend's names.
+
+        Like cc-backend, fields that are ``None`` are left out, and so are the fields that
+        cc-backend marks "omit when empty" (:data:`OMIT_WHEN_EMPTY`) when they are zero or
+        empty. With ``exclude_unset`` exactly the fields that were given are written, so a
+        parsed ``meta.json`` is written back unchanged.
+        """
+        data = self.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude_unset=exclude_unset
+        )
+        if exclude_unset:
+            return data
+        for key in OMIT_WHEN_EMPTY:
+            if key in data and not data[key]:
+                del data[key]
+        return data
+
+
+#: JSON fields cc-backend leaves out when they hold a zero value.
+OMIT_WHEN_EMPTY = (
+    "partition",
+    "arrayJobId",
+    "walltime",
+    "smt",
+    "monitoringStatus",
+    "numAcc",
+    "numHwthreads",
+    "submitTime",
+    "tags",
+)
