@@ -1,0 +1,240 @@
+"""Tags and their links to jobs (tables ``tag`` and ``jobtag``).
+
+Who may read or write a tag of a given scope is decided by :mod:`cc_backend.domain.tag`;
+which jobs a user may see by :mod:`cc_backend.repository.visibility`. A ``(type, name)``
+pair is unique across all scopes, as in cc-backend's schema.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cc_backend.domain.errors import AlreadyExists, NotFound, PermissionDenied
+from cc_backend.domain.tag import Tag, can_read_scope, can_write_scope, readable_scopes
+from cc_backend.domain.user import User
+from cc_backend.repository.database import Database
+from cc_backend.repository.schema import job, jobtag, tag
+from cc_backend.repository.visibility import job_visibility
+
+_COLUMNS = (tag.c.id, tag.c.tag_type, tag.c.tag_name, tag.c.tag_scope)
+_ORDER = (tag.c.tag_type, tag.c.tag_name, tag.c.id)
+
+
+def tag_from_row(row: Mapping[Any, Any]) -> Tag:
+    """Build a :class:`Tag` from a row holding the ``tag`` columns; returns the tag."""
+    return Tag(id=row["id"], type=row["tag_type"], name=row["tag_name"], scope=row["tag_scope"])
+
+
+def _tags(conn: Connection, query: sa.Select[Any]) -> builtins.list[Tag]:
+    return [tag_from_row(row._mapping) for row in conn.execute(query)]
+
+
+def _job_tags_query(job_ids: Iterable[int], scopes: Sequence[str] | None) -> sa.Select[Any]:
+    query = (
+        sa.select(jobtag.c.job_id, *_COLUMNS)
+        .join(tag, tag.c.id == jobtag.c.tag_id)
+        .where(jobtag.c.job_id.in_(builtins.list(job_ids)))
+        .order_by(*_ORDER)
+    )
+    if scopes is not None:
+        query = query.where(tag.c.tag_scope.in_(scopes))
+    return query
+
+
+class TagRepository:
+    """Creates, finds, attaches and deletes tags on behalf of a user (the ``actor``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, new: Tag, actor: User) -> Tag:
+        """Store the tag ``new`` (its ``id`` is ignored); return it with its database id.
+
+        Raises :class:`PermissionDenied` if ``actor`` may not write the tag's scope and
+        :class:`AlreadyExists` if a tag of that type and name exists (in any scope).
+        """
+        if not can_write_scope(actor, new.scope):
+            raise PermissionDenied(f"{actor.username!r} may not create tags of scope {new.scope!r}")
+        insert = sa.insert(tag).values(tag_type=new.type, tag_name=new.name, tag_scope=new.scope)
+        try:
+            with self.db.engine.begin() as conn:
+                key = conn.execute(insert).inserted_primary_key
+        except sa.exc.IntegrityError:
+            raise AlreadyExists(f"a tag of type {new.type!r} named {new.name!r} exists") from None
+        assert key is not None
+        return Tag(id=int(key[0]), type=new.type, name=new.name, scope=new.scope)
+
+    def get(self, tag_id: int, actor: User) -> Tag:
+        """Return the tag ``tag_id``.
+
+        Raises :class:`NotFound` if it does not exist or ``actor`` may not read its scope.
+        """
+        with self.db.engine.connect() as conn:
+            found = self._by_id(conn, tag_id)
+        if not can_read_scope(actor, found.scope):
+            raise NotFound(f"tag {tag_id} not found")
+        return found
+
+    def find(self, type: str, name: str, scope: str) -> Tag | None:
+        """Return the tag with this type, name and scope, or ``None`` if there is none."""
+        query = sa.select(*_COLUMNS).where(
+            tag.c.tag_type == type, tag.c.tag_name == name, tag.c.tag_scope == scope
+        )
+        with self.db.engine.connect() as conn:
+            found = _tags(conn, query)
+        return found[0] if found else None
+
+    def get_or_create(self, type: str, name: str, scope: str, actor: User) -> Tag:
+        """Return the tag with this type, name and scope, creating it if needed.
+
+        Raises :class:`PermissionDenied` if ``actor`` may not write ``scope`` (even when the
+        tag exists) and :class:`AlreadyExists` if the type and name are taken in another scope.
+        """
+        if not can_write_scope(actor, scope):
+            raise PermissionDenied(f"{actor.username!r} may not write tags of scope {scope!r}")
+        existing = self.find(type, name, scope)
+        if existing is not None:
+            return existing
+        try:
+            return self.create(Tag(type=type, name=name, scope=scope), actor)
+        except AlreadyExists:
+            existing = self.find(type, name, scope)  # created concurrently in the same scope
+            if existing is None:
+                raise
+            return existing
+
+    def list(self, actor: User) -> builtins.list[Tag]:
+        """Return every tag ``actor`` may read, ordered by type and name."""
+        query = sa.select(*_COLUMNS).where(tag.c.tag_scope.in_(readable_scopes(actor)))
+        with self.db.engine.connect() as conn:
+            return _tags(conn, query.order_by(*_ORDER))
+
+    def counts(self, actor: User) -> dict[int, int]:
+        """Return, per id of a tag ``actor`` may read, how many jobs visible to them carry it.
+
+        Tags on no visible job count 0. Raises :class:`PermissionDenied` if ``actor`` may
+        see no jobs at all.
+        """
+        on_job = job.c.id == jobtag.c.job_id
+        visible = job_visibility(actor)
+        if visible is not None:
+            on_job = sa.and_(on_job, visible)
+        query = (
+            sa.select(tag.c.id, sa.func.count(job.c.id))
+            .select_from(tag.outerjoin(jobtag, jobtag.c.tag_id == tag.c.id).outerjoin(job, on_job))
+            .where(tag.c.tag_scope.in_(readable_scopes(actor)))
+            .group_by(tag.c.id)
+        )
+        with self.db.engine.connect() as conn:
+            return {int(tag_id): int(count) for tag_id, count in conn.execute(query)}
+
+    def attach(self, job_db_id: int, tag_id: int, actor: User) -> builtins.list[Tag]:
+        """Attach tag ``tag_id`` to the job with database id ``job_db_id`` (idempotent).
+
+        Returns the tags of the job afterwards that ``actor`` may read, ordered by type and
+        name. Raises :class:`NotFound` for a job that does not exist or ``actor`` may not see
+        and for an unknown tag, :class:`PermissionDenied` if ``actor`` may not write the tag's
+        scope.
+        """
+        link = {"job_id": job_db_id, "tag_id": tag_id}
+        try:
+            with self.db.engine.begin() as conn:
+                self._check_writable(conn, job_db_id, tag_id, actor)
+                linked = sa.select(jobtag.c.job_id).where(
+                    jobtag.c.job_id == job_db_id, jobtag.c.tag_id == tag_id
+                )
+                if conn.execute(linked).first() is None:
+                    conn.execute(sa.insert(jobtag).values(link))
+        except sa.exc.IntegrityError:
+            pass  # attached concurrently, or job or tag deleted meanwhile: checked below
+        with self.db.engine.connect() as conn:
+            self._check_writable(conn, job_db_id, tag_id, actor)
+            return self._readable_tags_of_job(conn, job_db_id, actor)
+
+    def detach(self, job_db_id: int, tag_id: int, actor: User) -> builtins.list[Tag]:
+        """Remove tag ``tag_id`` from the job ``job_db_id`` (no error if it was not attached).
+
+        Returns the tags of the job afterwards that ``actor`` may read. Raises the same
+        errors as :meth:`attach`.
+        """
+        with self.db.engine.begin() as conn:
+            self._check_writable(conn, job_db_id, tag_id, actor)
+            conn.execute(
+                sa.delete(jobtag).where(jobtag.c.job_id == job_db_id, jobtag.c.tag_id == tag_id)
+            )
+            return self._readable_tags_of_job(conn, job_db_id, actor)
+
+    def tags_of_jobs(self, job_db_ids: Sequence[int], actor: User) -> dict[int, builtins.list[Tag]]:
+        """Return, for each of ``job_db_ids``, the tags on it that ``actor`` may read.
+
+        One query for all ids; each list is ordered by type and name, and a job without
+        (readable) tags maps to an empty list.
+        """
+        result: dict[int, builtins.list[Tag]] = {job_id: [] for job_id in job_db_ids}
+        if not result:
+            return result
+        query = _job_tags_query(result, readable_scopes(actor))
+        with self.db.engine.connect() as conn:
+            for row in conn.execute(query):
+                result[row.job_id].append(tag_from_row(row._mapping))
+        return result
+
+    def all_tags_of_job(self, job_db_id: int) -> builtins.list[Tag]:
+        """Return every tag on job ``job_db_id`` regardless of scope (for the archive's meta).
+
+        An unknown job has no tags; raises nothing beyond database errors.
+        """
+        with self.db.engine.connect() as conn:
+            return _tags(conn, _job_tags_query([job_db_id], None))
+
+    def delete(self, tag_ids: Iterable[int], actor: User) -> int:
+        """Delete the tags ``tag_ids`` and their links to jobs, all or none.
+
+        Returns how many tags were deleted (unknown ids are skipped). Raises
+        :class:`PermissionDenied`, deleting nothing, if ``actor`` may not write the scope of
+        one of them.
+        """
+        ids = sorted(set(tag_ids))
+        if not ids:
+            return 0
+        with self.db.engine.begin() as conn:
+            rows = conn.execute(sa.select(*_COLUMNS).where(tag.c.id.in_(ids))).all()
+            for found in (tag_from_row(row._mapping) for row in rows):
+                if not can_write_scope(actor, found.scope):
+                    raise PermissionDenied(
+                        f"{actor.username!r} may not delete tag {found.id} of scope {found.scope!r}"
+                    )
+            present = [row.id for row in rows]
+            if present:
+                conn.execute(sa.delete(jobtag).where(jobtag.c.tag_id.in_(present)))
+                conn.execute(sa.delete(tag).where(tag.c.id.in_(present)))
+        return len(present)
+
+    @staticmethod
+    def _by_id(conn: Connection, tag_id: int) -> Tag:
+        found = _tags(conn, sa.select(*_COLUMNS).where(tag.c.id == tag_id))
+        if not found:
+            raise NotFound(f"tag {tag_id} not found")
+        return found[0]
+
+    def _check_writable(self, conn: Connection, job_db_id: int, tag_id: int, actor: User) -> None:
+        query = sa.select(job.c.id).where(job.c.id == job_db_id)
+        visible = job_visibility(actor)
+        if visible is not None:
+            query = query.where(visible)
+        if conn.execute(query).first() is None:
+            raise NotFound(f"job {job_db_id} not found")
+        found = self._by_id(conn, tag_id)
+        if not can_write_scope(actor, found.scope):
+            raise PermissionDenied(
+                f"{actor.username!r} may not change tags of scope {found.scope!r} on jobs"
+            )
+
+    @staticmethod
+    def _readable_tags_of_job(conn: Connection, job_db_id: int, actor: User) -> builtins.list[Tag]:
+        return _tags(conn, _job_tags_query([job_db_id], readable_scopes(actor)))
