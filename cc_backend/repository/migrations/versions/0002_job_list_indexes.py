@@ -45,8 +45,8 @@ def upgrade() -> None:
     for name, (table, columns) in INDEXES.items():
         op.create_index(name, table, columns, if_not_exists=True)
     if op.get_bind().dialect.name == "sqlite":
-        for table, columns in _JSON_COLUMNS.items():
-            for column in columns:
+        for table, json_columns in _JSON_COLUMNS.items():
+            for column in json_columns:
                 op.execute(
                     f"UPDATE {table} SET {column} = CAST({column} AS TEXT) "
                     f"WHERE typeof({column}) = 'blob'"

@@ -1,0 +1,1 @@
+"""The web app: Panel pages served in the same process as the API."""

@@ -1,0 +1,200 @@
+"""The ``cc-backend`` command.
+
+Every subcommand reads ``./config.json`` and ``./.env`` unless ``--config`` names another
+config file (its ``.env`` is then the one beside it). Errors are reported in one or a few
+lines on stderr, never as a traceback: exit code 2 for invalid configuration or usage,
+1 for any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cc_backend import __version__
+from cc_backend.domain.errors import CCError, ConfigError, InvalidInput
+
+if TYPE_CHECKING:
+    from cc_backend.config import Config
+    from cc_backend.repository.database import Database
+
+log = logging.getLogger("cc_backend")
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config) if args.config else Path("config.json")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from cc_backend.site import init_site  # noqa: PLC0415 - keep start-up of other commands fast
+
+    result = init_site(Path(args.directory))
+    print(f"Initialised a new site in {result.directory}")
+    print(f"  config:   {result.config_path.name}")
+    print(f"  secrets:  {result.env_path.name} (keep it private)")
+    print(f"  database: {result.database}")
+    print(f"  archive:  {result.archive}")
+    print(
+        "Next: add a user with `cc-backend add-user NAME:admin:PASSWORD`, then `cc-backend serve`."
+    )
+    return 0
+
+
+def _open_site_database(args: argparse.Namespace) -> tuple[Config, Database]:
+    from cc_backend.config import load_config  # noqa: PLC0415
+    from cc_backend.repository.database import open_database  # noqa: PLC0415
+    from cc_backend.site import site_database_url  # noqa: PLC0415
+
+    config = load_config(_config_path(args))
+    return config, open_database(site_database_url(config))
+
+
+def parse_user_spec(spec: str) -> tuple[str, list[str], str]:
+    """Split ``NAME:ROLES:PASSWORD`` (roles comma-separated; the password may contain ':')."""
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise InvalidInput("expected NAME:ROLES:PASSWORD, e.g. alice:admin,api:secret")
+    name, roles, password = parts
+    return name, [r for r in roles.split(",") if r.strip()], password
+
+
+def cmd_add_user(args: argparse.Namespace) -> int:
+    from cc_backend.domain.user import User  # noqa: PLC0415
+    from cc_backend.repository.users import UserRepository  # noqa: PLC0415
+
+    name, roles, password = parse_user_spec(args.spec)
+    try:
+        user = User.build(name, roles)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    _config, db = _open_site_database(args)
+    with closing(db):
+        UserRepository(db).add(user, password)
+    print(f"Added user {name!r} with roles {', '.join(sorted(r.value for r in user.roles)) or '-'}")
+    return 0
+
+
+def cmd_del_user(args: argparse.Namespace) -> int:
+    from cc_backend.repository.users import UserRepository  # noqa: PLC0415
+
+    _config, db = _open_site_database(args)
+    with closing(db):
+        UserRepository(db).delete(args.name)
+    print(f"Deleted user {args.name!r}")
+    return 0
+
+
+def cmd_migrate_db(args: argparse.Namespace) -> int:
+    from cc_backend.config import load_config  # noqa: PLC0415
+    from cc_backend.repository.database import create_engine  # noqa: PLC0415
+    from cc_backend.repository.migrate import upgrade  # noqa: PLC0415
+    from cc_backend.site import site_database_url  # noqa: PLC0415
+
+    engine = create_engine(site_database_url(load_config(_config_path(args))))
+    try:
+        before, head = upgrade(engine)
+    finally:
+        engine.dispose()
+    found = before.revision or (
+        f"cc-backend schema {before.cc_backend_version}"
+        if before.cc_backend_version is not None
+        else before.kind.value
+    )
+    print(f"Job database: {found} -> revision {head}")
+    return 0
+
+
+def cmd_jwt(args: argparse.Namespace) -> int:
+    from cc_backend.auth.keys import load_private_key  # noqa: PLC0415
+    from cc_backend.auth.tokens import issue_token  # noqa: PLC0415
+    from cc_backend.config import load_secrets  # noqa: PLC0415
+    from cc_backend.repository.users import UserRepository  # noqa: PLC0415
+
+    config, db = _open_site_database(args)
+    secrets = load_secrets(_config_path(args))
+    if secrets.jwt_private_key is None:
+        raise ConfigError(["JWT_PRIVATE_KEY: not set (environment or .env): cannot sign tokens"])
+    key = load_private_key(secrets.jwt_private_key.get_secret_value())
+    with closing(db):
+        user = UserRepository(db).get(args.user)
+    print(issue_token(user, key, max_age=config.auth.jwts.max_age if config.auth.jwts else None))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from cc_backend.server import serve  # noqa: PLC0415 - imports the web stack
+
+    return serve(_config_path(args), addr=args.addr, dev=args.dev)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cc-backend",
+        description="Job-specific performance monitoring for HPC clusters.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file (default: ./config.json; .env beside it)"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default: info for serve, warning for the other commands",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    init = add("init", cmd_init, "create a new site (config.json, .env, var/)")
+    init.add_argument("directory", nargs="?", default=".", help="site folder (default: .)")
+    add_user = add("add-user", cmd_add_user, "add a local user")
+    add_user.add_argument("spec", metavar="NAME:ROLES:PASSWORD", help="roles comma-separated")
+    del_user = add("del-user", cmd_del_user, "delete a user")
+    del_user.add_argument("name", metavar="NAME")
+    add("migrate-db", cmd_migrate_db, "create, adopt or upgrade the job database schema")
+    jwt = add("jwt", cmd_jwt, "print an API token for an existing user")
+    jwt.add_argument("user", metavar="USER")
+    serve = add("serve", cmd_serve, "run the web server (API and web app)")
+    serve.add_argument("--addr", metavar="HOST:PORT", help="listen address (default: main.addr)")
+    serve.add_argument("--dev", action="store_true", help="development mode (autoreload, tools)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cc-backend`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = args.log_level or ("info" if args.command == "serve" else "warning")
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    handler: Command = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except CCError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

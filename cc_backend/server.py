@@ -1,0 +1,137 @@
+"""The composition root: builds the site's backends from config and serves them.
+
+One Tornado IOLoop on one port carries the Panel pages of ``app/`` and the HTTP handlers
+of the API. Only this module (and test fixtures) constructs backends; handlers reach them
+through the Tornado application settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from cc_backend import __version__
+from cc_backend.config import Config, Secrets, load_config, load_secrets
+from cc_backend.domain.errors import ConfigError
+from cc_backend.repository.database import Database, open_database
+from cc_backend.repository.jobs import JobRepository
+from cc_backend.repository.tags import TagRepository
+from cc_backend.repository.userconfig import UserConfigRepository
+from cc_backend.repository.users import UserRepository
+from cc_backend.site import site_database_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backends:
+    """Everything a request handler may need, built once per process."""
+
+    config: Config
+    secrets: Secrets
+    db: Database
+    jobs: JobRepository
+    users: UserRepository
+    tags: TagRepository
+    user_config: UserConfigRepository
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def build_backends(config: Config, secrets: Secrets) -> Backends:
+    """Open the database (adopting or upgrading its schema) and build the repositories."""
+    db = open_database(site_database_url(config))
+    return Backends(
+        config=config,
+        secrets=secrets,
+        db=db,
+        jobs=JobRepository(db),
+        users=UserRepository(db),
+        tags=TagRepository(db),
+        user_config=UserConfigRepository(db),
+    )
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``:PORT`` means all interfaces); raise ConfigError if malformed."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError([f"main.addr: expected HOST:PORT, got {addr!r}"])
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def site_summary(backends: Backends) -> dict[str, Any]:
+    """Figures for the overview page."""
+    return {
+        "version": __version__,
+        "clusters": [c.name for c in backends.config.clusters],
+        "jobs": backends.jobs.count(actor=None),
+        "users": backends.users.count(),
+    }
+
+
+def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> int:
+    """Run the server until SIGINT/SIGTERM; return the exit code."""
+    import panel as pn  # noqa: PLC0415 - the web stack loads only for `serve`
+
+    from app.pages import overview_page  # noqa: PLC0415
+
+    config = load_config(config_path)
+    secrets = load_secrets(config_path)
+    host, port = parse_addr(addr or config.main.addr)
+    backends = build_backends(config, secrets)
+
+    def overview() -> Any:
+        return overview_page(site_summary(backends))
+
+    origins = [f"{h}:{port}" for h in {host, "127.0.0.1", "localhost"}]
+    cookie_secret = (
+        secrets.session_key.get_secret_value() if secrets.session_key is not None else None
+    )
+    server = pn.serve(  # type: ignore[no-untyped-call]
+        {"/": overview},
+        port=port,
+        address=host,
+        show=False,
+        start=False,
+        title="ClusterCockpit",
+        websocket_origin=origins,
+        cookie_secret=cookie_secret,
+        autoreload=dev,
+    )
+    loop = server.io_loop
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        loop.add_callback_from_signal(_shutdown, server, loop)
+
+    _install_handlers(stop)
+    server.start()
+    log.info("serving on http://%s:%d/", host, port)
+    try:
+        loop.start()
+    finally:
+        backends.close()
+        log.info("stopped")
+    return 0
+
+
+def _shutdown(server: Any, loop: Any) -> None:
+    server.stop()
+    loop.stop()
+
+
+def _install_handlers(handler: Callable[[int, FrameType | None], None]) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
