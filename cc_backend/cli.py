@@ -194,6 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        log.debug("unexpected failure", exc_info=True)
+        print(
+            f"error: unexpected failure: {type(exc).__name__}: {exc}"
+            " (run with --log-level debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -94,17 +94,21 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
     cookie_secret = (
         secrets.session_key.get_secret_value() if secrets.session_key is not None else None
     )
-    server = pn.serve(  # type: ignore[no-untyped-call]
-        {"/": overview},
-        port=port,
-        address=host,
-        show=False,
-        start=False,
-        title="ClusterCockpit",
-        websocket_origin=origins,
-        cookie_secret=cookie_secret,
-        autoreload=dev,
-    )
+    try:
+        server = pn.serve(  # type: ignore[no-untyped-call]
+            {"/": overview},
+            port=port,
+            address=host,
+            show=False,
+            start=False,
+            title="ClusterCockpit",
+            websocket_origin=origins,
+            cookie_secret=cookie_secret,
+            autoreload=dev,
+        )
+    except OSError as exc:
+        backends.close()
+        raise ConfigError([f"main.addr: cannot listen on {host}:{port}: {exc.strerror}"]) from None
     loop = server.io_loop
     stopping = False
 

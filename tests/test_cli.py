@@ -189,3 +189,34 @@ def test_serve_answers_on_its_port_and_stops_cleanly_on_sigterm(
     assert process.returncode == 0, output
     assert "shutting down" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_serve_on_a_busy_port_says_so(site: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "cc_backend.cli", "serve", "--addr", f"127.0.0.1:{port}"],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreadable_database_is_a_clear_error(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = site / "var" / "job.db"
+    db.unlink()
+    db.mkdir()
+    assert main(["jwt", "alice"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot open job database" in err
+    assert "Traceback" not in err

@@ -1,0 +1,1 @@
+"""Command-line tools for job archives: validation, import, conversion and statistics."""
