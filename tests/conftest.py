@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
 from cc_backend.domain.job import Job
 
@@ -66,5 +70,24 @@ def make_job() -> Callable[..., Job]:
         }
         fields.update(overrides)
         return Job.model_validate(fields)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def schema_validator(reference_dir: Path) -> Callable[[str], Draft202012Validator]:
+    """``schema_validator(name)``: a validator for one of cc-backend's job-archive schemas.
+
+    The schemas ``$ref`` each other by ``$id``; they name their dialect with an http:// URI
+    that ``referencing`` does not recognise, hence the explicit draft.
+    """
+    folder = reference_dir / "schemas"
+    documents = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    registry: Registry[Any] = Registry().with_resources(
+        (doc["$id"], DRAFT202012.create_resource(doc)) for doc in documents
+    )
+
+    def build(name: str) -> Draft202012Validator:
+        return Draft202012Validator(json.loads((folder / name).read_text()), registry=registry)
 
     return build

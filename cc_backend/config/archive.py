@@ -9,16 +9,16 @@ from pydantic import Field
 
 from cc_backend.config.base import ConfigModel, Problem
 from cc_backend.config.fields import ConfigPath, OptionalPath, OptionalSecret, one_of
+from cc_backend.config.targets import TransferTarget
 
 __all__ = ["ARCHIVE_KINDS", "ArchiveConfig", "ArchiveKind", "RetentionConfig"]
 
 ArchiveKind = Literal["file", "s3", "sqlite"]
 ARCHIVE_KINDS: tuple[str, ...] = get_args(ArchiveKind)
 RetentionPolicy = Literal["none", "delete", "copy", "move"]
-TargetKind = Literal["file", "s3"]
 
 
-class RetentionConfig(ConfigModel):
+class RetentionConfig(TransferTarget):
     """Automatic clean-up of old jobs from the archive (and optionally the database)."""
 
     policy: Annotated[RetentionPolicy, one_of("retention policy", RetentionPolicy)] = Field(
@@ -41,23 +41,6 @@ class RetentionConfig(ConfigModel):
     )
     format: str | None = Field(
         default=None, description="File format of the copied/moved jobs, e.g. 'json'."
-    )
-    target_kind: Annotated[TargetKind | None, one_of("target kind", TargetKind)] = Field(
-        default=None, description="Kind of the copy/move target: 'file' or 's3'."
-    )
-    target_path: OptionalPath = Field(
-        default=None, description="Target directory for a 'file' target."
-    )
-    target_endpoint: str | None = Field(default=None, description="S3 endpoint URL.")
-    target_bucket: str | None = Field(default=None, description="S3 bucket name.")
-    target_access_key: OptionalSecret = Field(default=None, description="S3 access key.")
-    target_secret_key: OptionalSecret = Field(default=None, description="S3 secret key.")
-    target_region: str | None = Field(default=None, description="S3 region.")
-    target_use_path_style: bool = Field(
-        default=False, description="Use path-style S3 URLs (needed for MinIO)."
-    )
-    max_file_size_mb: int | None = Field(
-        default=None, description="Split target files larger than this many MB."
     )
 
 

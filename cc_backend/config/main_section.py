@@ -20,11 +20,11 @@ from cc_backend.config.base import ConfigModel, Problem
 from cc_backend.config.fields import (
     OptionalDuration,
     OptionalPath,
-    OptionalSecret,
     one_of,
     relative_to_base,
     resolve_path,
 )
+from cc_backend.config.targets import TransferTarget
 
 __all__ = [
     "ApiSubjects",
@@ -49,7 +49,6 @@ DbDriver = Literal["sqlite3", "postgres"]
 ResamplePolicy = Literal["low", "medium", "high"]
 ResampleAlgo = Literal["lttb", "average", "simple"]
 NodeStatePolicy = Literal["delete", "move"]
-TargetKind = Literal["file", "s3"]
 _SQLITE_SPECIAL = (":memory:", "file:")
 
 
@@ -100,30 +99,13 @@ class ApiSubjects(ConfigModel):
     )
 
 
-class NodeStateRetention(ConfigModel):
+class NodeStateRetention(TransferTarget):
     """What happens to old rows of the node state table (cc-backend 1.5)."""
 
     policy: Annotated[NodeStatePolicy, one_of("node state retention policy", NodeStatePolicy)] = (
         Field(description="'delete' old node states, or 'move' them to a Parquet target.")
     )
     age: int | None = Field(default=None, description="Age in hours after which to act (24).")
-    target_kind: Annotated[TargetKind | None, one_of("target kind", TargetKind)] = Field(
-        default=None, description="Kind of the target for 'move': 'file' or 's3'."
-    )
-    target_path: OptionalPath = Field(
-        default=None, description="Target directory for a 'file' target."
-    )
-    target_endpoint: str | None = Field(default=None, description="S3 endpoint URL.")
-    target_bucket: str | None = Field(default=None, description="S3 bucket name.")
-    target_access_key: OptionalSecret = Field(default=None, description="S3 access key.")
-    target_secret_key: OptionalSecret = Field(default=None, description="S3 secret key.")
-    target_region: str | None = Field(default=None, description="S3 region.")
-    target_use_path_style: bool = Field(
-        default=False, description="Use path-style S3 URLs (needed for MinIO)."
-    )
-    max_file_size_mb: int | None = Field(
-        default=None, description="Split target files larger than this many MB."
-    )
 
 
 class DbConfig(ConfigModel):

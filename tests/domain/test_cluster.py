@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import itertools
-import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
 from cc_backend.domain.cluster import Cluster, MetricScope, Topology
 from cc_backend.domain.errors import InvalidInput, NotFound
 
+#: The `schema_validator` fixture: a validator for a reference schema by file name.
+SchemaValidator = Callable[[str], Draft202012Validator]
+
 CLUSTERS = ["emmy", "fritz", "alex"]
-
-
-def schema_validator(reference_dir: Path, name: str) -> Draft202012Validator:
-    """A validator for schema ``name``; the schemas ``$ref`` each other by ``$id``."""
-    folder = reference_dir / "schemas"
-    documents = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
-    registry: Registry[Any] = Registry().with_resources(
-        (doc["$id"], DRAFT202012.create_resource(doc)) for doc in documents
-    )
-    return Draft202012Validator(json.loads((folder / name).read_text()), registry=registry)
 
 
 def violations(validator: Draft202012Validator, document: Any) -> set[tuple[str, str]]:
@@ -101,17 +92,21 @@ class TestReferenceFiles:
             Cluster.from_json(raw).to_dict()
         )
 
-    def test_emmy_and_its_round_trip_validate_against_the_schema(self, reference_dir: Path) -> None:
-        validator = schema_validator(reference_dir, "cluster.schema.json")
+    def test_emmy_and_its_round_trip_validate_against_the_schema(
+        self, reference_dir: Path, schema_validator: SchemaValidator
+    ) -> None:
+        validator = schema_validator("cluster.schema.json")
         raw = raw_cluster(reference_dir, "emmy")
         assert violations(validator, orjson.loads(raw)) == set()
         assert violations(validator, Cluster.from_json(raw).to_dict()) == set()
 
     @pytest.mark.parametrize("name", CLUSTERS)
-    def test_round_trip_adds_no_schema_violation(self, reference_dir: Path, name: str) -> None:
+    def test_round_trip_adds_no_schema_violation(
+        self, reference_dir: Path, name: str, schema_validator: SchemaValidator
+    ) -> None:
         # fritz and alex use the unit bases "Flops/s" and "packets/s", which the schema's
         # enum does not list; cc-backend reads them anyway, and so does this model.
-        validator = schema_validator(reference_dir, "cluster.schema.json")
+        validator = schema_validator("cluster.schema.json")
         raw = raw_cluster(reference_dir, name)
         found = violations(validator, orjson.loads(raw))
         assert violations(validator, Cluster.from_json(raw).to_dict()) == found

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
 from cc_backend.domain.job import Job, JobState, MonitoringStatus, SharedMode
 
-
-def schema_validator(reference_dir: Path, name: str) -> jsonschema.Draft202012Validator:
-    """A validator for one of cc-backend's archive schemas, resolving their cross references."""
-    schemas = [json.loads(p.read_text()) for p in (reference_dir / "schemas").glob("*.json")]
-    # The files name their dialect with an http:// URI, which `referencing` does not know.
-    registry: Registry[Any] = Registry().with_resources(
-        (s["$id"], DRAFT202012.create_resource(s)) for s in schemas
-    )
-    schema = json.loads((reference_dir / "schemas" / name).read_text())
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+#: The `schema_validator` fixture: a validator for a reference schema by file name.
+SchemaValidator = Callable[[str], Draft202012Validator]
 
 
 def reference_metas(reference_dir: Path) -> list[Path]:
@@ -44,10 +36,12 @@ def violations(validator: jsonschema.Draft202012Validator, document: Any) -> set
 
 
 @pytest.mark.reference
-def test_what_we_write_adds_no_job_meta_schema_violations(reference_dir: Path) -> None:
+def test_what_we_write_adds_no_job_meta_schema_violations(
+    reference_dir: Path, schema_validator: SchemaValidator
+) -> None:
     """The reference files break their own schema in places (unit base 'load'); what we
     write from them must not break it anywhere else."""
-    validator = schema_validator(reference_dir, "job-meta.schema.json")
+    validator = schema_validator("job-meta.schema.json")
     for path in reference_metas(reference_dir):
         original = json.loads(path.read_text())
         written = Job.model_validate(original).to_json_dict()
@@ -56,9 +50,9 @@ def test_what_we_write_adds_no_job_meta_schema_violations(reference_dir: Path) -
 
 @pytest.mark.reference
 def test_a_complete_job_validates_against_the_job_meta_schema(
-    reference_dir: Path, make_job: Any
+    reference_dir: Path, make_job: Any, schema_validator: SchemaValidator
 ) -> None:
-    validator = schema_validator(reference_dir, "job-meta.schema.json")
+    validator = schema_validator("job-meta.schema.json")
 
     def stat(base: str, prefix: str | None = None) -> dict[str, Any]:
         unit = {"base": base} | ({"prefix": prefix} if prefix else {})

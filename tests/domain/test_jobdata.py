@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.errors import InvalidInput, NotFound
@@ -30,17 +29,10 @@ from cc_backend.domain.jobdata import (
 )
 from cc_backend.domain.units import Unit
 
+#: The `schema_validator` fixture: a validator for a reference schema by file name.
+SchemaValidator = Callable[[str], Draft202012Validator]
+
 JOBS = ["1403/244/1608923076", "1404/397/1609300556"]
-
-
-def schema_validator(reference_dir: Path, name: str) -> Draft202012Validator:
-    """A validator for schema ``name``; the schemas ``$ref`` each other by ``$id``."""
-    folder = reference_dir / "schemas"
-    documents = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
-    registry: Registry[Any] = Registry().with_resources(
-        (doc["$id"], DRAFT202012.create_resource(doc)) for doc in documents
-    )
-    return Draft202012Validator(json.loads((folder / name).read_text()), registry=registry)
 
 
 def violations(validator: Draft202012Validator, document: Any) -> set[tuple[str, str]]:
@@ -110,8 +102,10 @@ class TestReferenceJobs:
         assert ipc.statistics.max == np.nanmax(samples)
 
     @pytest.mark.slow
-    def test_output_adds_no_schema_violation(self, reference_dir: Path, job: str) -> None:
-        validator = schema_validator(reference_dir, "job-data.schema.json")
+    def test_output_adds_no_schema_violation(
+        self, reference_dir: Path, job: str, schema_validator: SchemaValidator
+    ) -> None:
+        validator = schema_validator("job-data.schema.json")
         original = orjson.loads(raw_data(reference_dir, job))
         written = orjson.loads(JobData.from_json(original).to_json())
         before, after = violations(validator, original), violations(validator, written)
@@ -137,8 +131,10 @@ class TestReferenceJobs:
 
 @pytest.mark.reference
 @pytest.mark.slow
-def test_each_metric_of_a_written_job_matches_the_metric_schema(reference_dir: Path) -> None:
-    validator = schema_validator(reference_dir, "job-metric-data.schema.json")
+def test_each_metric_of_a_written_job_matches_the_metric_schema(
+    reference_dir: Path, schema_validator: SchemaValidator
+) -> None:
+    validator = schema_validator("job-metric-data.schema.json")
     data = JobData.from_json(raw_data(reference_dir, JOBS[0]))
     for metric, scopes in orjson.loads(data.to_json()).items():
         if metric == "cpu_load":  # unit base "load" is outside the schema's enum
