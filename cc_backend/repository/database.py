@@ -72,8 +72,16 @@ class Database:
         return self.engine.dialect.name
 
     def refresh_planner_statistics(self) -> None:
-        """Update planner statistics (after bulk imports and at start)."""
+        """Recompute the planner statistics; call it after bulk imports."""
         dialect.refresh_planner_statistics(self.engine)
+
+    def ensure_planner_statistics(self) -> bool:
+        """Recompute the planner statistics if they are missing or stale; True if it did."""
+        if dialect.planner_statistics_stale(self.engine):
+            log.info("refreshing the job database's planner statistics")
+            self.refresh_planner_statistics()
+            return True
+        return False
 
     def close(self) -> None:
         self.engine.dispose()
@@ -98,5 +106,5 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
     if migrate:
         upgrade(engine)
     db = Database(engine)
-    db.refresh_planner_statistics()
+    db.ensure_planner_statistics()
     return db

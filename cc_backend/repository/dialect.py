@@ -1,12 +1,13 @@
 """Everything that differs between SQLite and PostgreSQL, in one place.
 
-Query code asks this module for JSON access, "any element of a JSON array matches" and
-planner maintenance; it never writes dialect-specific SQL itself.
+Query code asks this module for JSON access, "any element of a JSON array matches", text
+patterns, sort keys and planner maintenance; it never writes dialect-specific SQL itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -64,28 +65,102 @@ def json_array_any(
     return sa.exists(sa.select(1).select_from(elements).where(predicate(value)))
 
 
-def refresh_planner_statistics(bind: Engine | Connection) -> None:
-    """Bring the query planner's statistics up to date.
+#: How a text pattern is anchored: anywhere, at the start or at the end of the value.
+PatternKind = Literal["contains", "startswith", "endswith"]
 
-    Without them SQLite picks the wrong index for user filters on large job tables
-    (a page that takes half a millisecond can take hundreds).
+
+def like(
+    column: sa.ColumnElement[Any], kind: PatternKind, text: str, dialect: str
+) -> sa.ColumnElement[bool]:
+    """``column`` contains, starts with or ends with ``text``, ignoring the case of ASCII letters.
+
+    ``%``, ``_`` and ``/`` in ``text`` match literally. SQLite's ``LIKE`` ignores ASCII case
+    (which is what cc-backend's filters do); PostgreSQL's is case-sensitive, so ``ILIKE`` is
+    used there (it also folds letters beyond ASCII).
     """
-    with bind.connect() if isinstance(bind, Engine) else _nullcontext(bind) as conn:
+    fold = dialect == "postgresql"
+    if kind == "contains":
+        if fold:
+            return column.icontains(text, autoescape=True)
+        return column.contains(text, autoescape=True)
+    if kind == "startswith":
+        if fold:
+            return column.istartswith(text, autoescape=True)
+        return column.startswith(text, autoescape=True)
+    if fold:
+        return column.iendswith(text, autoescape=True)
+    return column.endswith(text, autoescape=True)
+
+
+def sort_key(
+    expression: sa.ColumnElement[Any],
+    *,
+    descending: bool,
+    dialect: str,
+    nullable: bool = True,
+    nulls_last: bool = False,
+) -> sa.ColumnElement[Any]:
+    """An ``ORDER BY`` item that places ``NULL`` the same way on every database.
+
+    ``NULL`` sorts before every value (SQLite's rule: first ascending, last descending;
+    PostgreSQL's default is the opposite), or after every value in both directions with
+    ``nulls_last``. No ``NULLS`` clause is written where it changes nothing (SQLite, or an
+    expression that is never ``NULL``), so PostgreSQL can still read an index backwards for a
+    descending sort.
+    """
+    ordered = expression.desc() if descending else expression.asc()
+    if nulls_last:
+        return ordered.nulls_last()
+    if dialect == "sqlite" or not nullable:
+        return ordered
+    return ordered.nulls_last() if descending else ordered.nulls_first()
+
+
+def refresh_planner_statistics(bind: Engine | Connection) -> None:
+    """Recompute the query planner's statistics over all rows (after bulk imports).
+
+    Without them SQLite picks the wrong index for user filters on large job tables (a
+    page that takes half a millisecond can take hundreds). Sampled statistics are not
+    enough either: they put every cluster at about a thousand jobs.
+    """
+    with _connection(bind) as conn:
         if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("PRAGMA analysis_limit=0")
             conn.exec_driver_sql("ANALYZE")
-            conn.exec_driver_sql("PRAGMA optimize")
         else:
             conn.exec_driver_sql("ANALYZE")
         conn.commit()
 
 
-class _nullcontext:  # noqa: N801 - mirrors contextlib.nullcontext, typed for Connection
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+#: Relative change of the job count after which SQLite's statistics count as stale.
+STALE_FRACTION = 0.2
+#: Below this many jobs of difference the statistics never count as stale.
+STALE_MIN_ROWS = 1000
 
-    def __enter__(self) -> Connection:
-        return self.conn
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+def planner_statistics_stale(bind: Engine | Connection) -> bool:
+    """Whether the planner statistics of the job table are missing or out of date.
+
+    PostgreSQL's autovacuum keeps its own statistics; for SQLite the row count recorded
+    by the last ``ANALYZE`` is compared with the current one.
+    """
+    with _connection(bind) as conn:
+        if conn.dialect.name != "sqlite":
+            return False
+        has_stats = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        ).first()
+        if has_stats is None:
+            return True
+        stat = conn.exec_driver_sql(
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'job' AND idx IS NOT NULL LIMIT 1"
+        ).scalar()
+        actual = int(conn.exec_driver_sql("SELECT count(*) FROM job").scalar_one())
+    if stat is None:
+        return actual > 0
+    recorded = int(str(stat).split()[0])
+    return abs(actual - recorded) > max(STALE_MIN_ROWS, STALE_FRACTION * recorded)
+
+
+def _connection(bind: Engine | Connection) -> AbstractContextManager[Connection]:
+    return bind.connect() if isinstance(bind, Engine) else nullcontext(bind)

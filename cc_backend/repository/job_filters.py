@@ -22,24 +22,30 @@ Condition = sa.ColumnElement[bool]
 job = schema.job
 
 
-def string_condition(column: sa.ColumnElement[Any], cond: StringInput) -> Condition | None:
-    """The condition for one :class:`StringInput` on a text expression."""
+def string_condition(
+    column: sa.ColumnElement[Any], cond: StringInput, dialect_name: str
+) -> Condition | None:
+    """The condition for one :class:`StringInput` on a text expression.
+
+    ``eq``, ``neq`` and ``in`` compare exactly; ``startsWith``, ``endsWith`` and ``contains``
+    ignore the case of ASCII letters (as cc-backend's ``LIKE`` on SQLite does).
+    """
     if cond.eq is not None:
         return column == cond.eq
     if cond.neq is not None:
         return column != cond.neq
     if cond.starts_with is not None:
-        return column.startswith(cond.starts_with, autoescape=True)
+        return dialect.like(column, "startswith", cond.starts_with, dialect_name)
     if cond.ends_with is not None:
-        return column.endswith(cond.ends_with, autoescape=True)
+        return dialect.like(column, "endswith", cond.ends_with, dialect_name)
     if cond.contains is not None:
-        return column.contains(cond.contains, autoescape=True)
+        return dialect.like(column, "contains", cond.contains, dialect_name)
     if cond.in_ is not None:
         return column.in_(cond.in_)
     return None
 
 
-def _job_id_condition(cond: StringInput) -> Condition | None:
+def _job_id_condition(cond: StringInput, dialect_name: str) -> Condition | None:
     """Job ids are integers in the database but strings in the filter."""
 
     def number(text: str) -> int:
@@ -54,7 +60,7 @@ def _job_id_condition(cond: StringInput) -> Condition | None:
         return job.c.job_id != number(cond.neq)
     if cond.in_ is not None:
         return job.c.job_id.in_([number(v) for v in cond.in_])
-    return string_condition(sa.cast(job.c.job_id, sa.String), cond)
+    return string_condition(sa.cast(job.c.job_id, sa.String), cond, dialect_name)
 
 
 def range_condition(column: sa.ColumnElement[Any], cond: IntRange | FloatRange) -> Condition:
@@ -86,7 +92,7 @@ def _tag_condition(tag_ids: list[int]) -> Condition:
 
 def _node_condition(cond: StringInput, dialect_name: str) -> Condition | None:
     def predicate(value: sa.ColumnElement[Any]) -> Condition | None:
-        return string_condition(value, cond)
+        return string_condition(value, cond, dialect_name)
 
     if predicate(sa.literal_column("x")) is None:
         return None
@@ -100,7 +106,7 @@ def filter_conditions(f: JobFilter, dialect_name: str, now: float | None = None)
     if f.db_id is not None:
         add(job.c.id.in_(f.db_id))
     if f.job_id is not None:
-        add(_job_id_condition(f.job_id))
+        add(_job_id_condition(f.job_id, dialect_name))
     if f.array_job_id is not None:
         add(job.c.array_job_id == f.array_job_id)
     text_filters: Iterable[tuple[StringInput | None, sa.ColumnElement[Any]]] = (
@@ -112,11 +118,13 @@ def filter_conditions(f: JobFilter, dialect_name: str, now: float | None = None)
     )
     for cond, column in text_filters:
         if cond is not None:
-            add(string_condition(column, cond))
+            add(string_condition(column, cond, dialect_name))
     if f.job_name is not None:
         add(
             string_condition(
-                dialect.json_field(job.c.meta_data, "jobName", dialect_name), f.job_name
+                dialect.json_field(job.c.meta_data, "jobName", dialect_name),
+                f.job_name,
+                dialect_name,
             )
         )
     if f.state is not None:

@@ -20,7 +20,7 @@ from cc_backend.domain.user import User
 from cc_backend.repository import dialect, schema
 from cc_backend.repository.database import Database
 from cc_backend.repository.job_filters import Condition, all_conditions
-from cc_backend.repository.rows import job_from_row, job_to_row
+from cc_backend.repository.rows import job_from_row, job_to_row, jobs_from_rows
 from cc_backend.repository.visibility import job_visibility
 
 job = schema.job
@@ -187,7 +187,7 @@ class JobRepository:
             rows = conn.execute(query).mappings().all()
             count = self._count(conn, conditions) if with_count else None
         has_next = limit is not None and len(rows) > limit
-        items = [job_from_row(r) for r in (rows[:limit] if has_next else rows)]
+        items = jobs_from_rows(rows[:limit] if has_next else rows)
         return JobPage(items, has_next, offset, limit, count, tuple(filters))
 
     def count(
@@ -221,7 +221,8 @@ class JobRepository:
     def _conditions(
         self, filters: Sequence[JobFilter], actor: User | None, now: float | None
     ) -> list[Condition]:
-        return [*self._visible(actor), *all_conditions(filters, self.db.dialect, now)]
+        conditions = [*self._visible(actor), *all_conditions(filters, self.db.dialect, now)]
+        return _without_repeats(conditions)
 
     @staticmethod
     def _count(conn: sa.Connection, conditions: list[Condition]) -> int:
@@ -229,16 +230,32 @@ class JobRepository:
         return int(conn.execute(query).scalar_one())
 
     def _order(self, order: OrderBy) -> list[sa.ColumnElement[Any]]:
+        """Sort keys for ``order``: a missing column value sorts before every value, a missing
+        footprint value after every value (in both directions); ties go by database id."""
         descending = order.order is SortDirection.DESC
+        name = self.db.dialect
         if order.is_column:
             column = SORT_COLUMNS.get(order.field)
             if column is None:
                 raise InvalidInput(f"cannot sort jobs by unknown column {order.field!r}")
-            expression: sa.ColumnElement[Any] = column
+            primary = dialect.sort_key(
+                column, descending=descending, dialect=name, nullable=bool(column.nullable)
+            )
         else:
-            expression = dialect.json_number(job.c.footprint, order.field, self.db.dialect)
-        primary = expression.desc() if descending else expression.asc()
-        if not order.is_column:
-            primary = primary.nulls_last()
+            value = dialect.json_number(job.c.footprint, order.field, name)
+            primary = dialect.sort_key(value, descending=descending, dialect=name, nulls_last=True)
         tie = job.c.id.desc() if descending else job.c.id.asc()
         return [primary, tie]
+
+
+def _without_repeats(conditions: list[Condition]) -> list[Condition]:
+    """Drop conditions equal to an earlier one.
+
+    A user's own job list sends ``hpc_user = name`` both as the visibility rule and as
+    the filter; SQLite would use one for the index and re-check the other on every row.
+    """
+    unique: list[Condition] = []
+    for condition in conditions:
+        if not any(condition.compare(seen) for seen in unique):
+            unique.append(condition)
+    return unique

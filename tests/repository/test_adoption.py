@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from cc_backend.domain.errors import ConfigError
-from cc_backend.repository.database import open_database
+from cc_backend.repository.database import Database, open_database
 from cc_backend.repository.jobs import JobRepository
 from cc_backend.repository.migrate import SchemaKind, head_revision, inspect_schema
 
@@ -100,13 +101,58 @@ def test_opening_twice_changes_nothing_the_second_time(cc_backend_db: Path) -> N
     assert snapshot(cc_backend_db) == before
 
 
-def test_a_new_database_gets_cc_backend_schema_version_10(tmp_path: Path) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'new.db'}")
-    state = inspect_schema(db.engine)
+def test_a_new_database_gets_cc_backend_schema_version_10(empty_db: Database) -> None:
+    state = inspect_schema(empty_db.engine)
     assert state.kind is SchemaKind.MANAGED
+    assert state.revision == head_revision()
     assert state.cc_backend_version == 10
-    tables = set(sa.inspect(db.engine).get_table_names())
+    tables = set(sa.inspect(empty_db.engine).get_table_names())
     assert set(TABLES) | {"job_cache", "schema_migrations"} <= tables
+
+
+def test_every_id_column_of_a_new_database_numbers_new_rows(empty_db: Database) -> None:
+    """``id INTEGER PRIMARY KEY`` numbers rows in SQLite; PostgreSQL needs a sequence for it."""
+    meta = sa.MetaData()
+    meta.reflect(empty_db.engine, only=["job_cache", "node", "node_state"])
+    job_row = {
+        "job_id": 1,
+        "cluster": "fritz",
+        "subcluster": "main",
+        "hpc_user": "alice",
+        "project": "p",
+        "duration": 0,
+        "walltime": 60,
+        "job_state": "running",
+        "resources": "[]",
+        "num_nodes": 1,
+        "shared": "none",
+    }
+    node_state = {"time_stamp": 1, "node_state": "idle", "health_state": "full"}
+    rows: dict[str, list[dict[str, Any]]] = {
+        "job_cache": [job_row, {**job_row, "job_id": 2}],
+        "node": [
+            {"hostname": f"f010{n}", "cluster": "fritz", "subcluster": "main"} for n in (1, 2)
+        ],
+        "node_state": [{**node_state, "node_id": 1}, {**node_state, "node_id": 2}],
+    }
+    with empty_db.engine.begin() as conn:
+        for name, values in rows.items():
+            table = meta.tables[name]
+            ids = [
+                conn.execute(sa.insert(table).values(v).returning(table.c.id)).scalar_one()
+                for v in values
+            ]
+            assert ids == [1, 2], name
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("job_state", "exploded"), ("shared", "all"), ("monitoring_status", 7)]
+)
+def test_the_schema_refuses_values_outside_its_check_constraints(
+    empty_db: Database, insert_job: Callable[..., int], column: str, value: object
+) -> None:
+    with pytest.raises(sa.exc.IntegrityError):
+        insert_job(empty_db, **{column: value})
 
 
 def test_an_older_cc_backend_schema_is_refused_with_advice(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest
+from cc_backend.domain.job import Job
 from cc_backend.domain.user import User
 from cc_backend.repository.database import Database
 from cc_backend.repository.jobs import JobRepository
@@ -273,6 +274,12 @@ def test_items_per_page_minus_one_returns_everything(jobs: JobRepository) -> Non
     page = jobs.query(actor=ADMIN, page=PageRequest(itemsPerPage=-1, page=1))
     assert len(page.items) == 544
     assert not page.has_next_page
+
+
+def test_a_new_job_gets_the_next_id_after_the_existing_ones(
+    jobs: JobRepository, rows: list[Row], make_job: Callable[..., Job]
+) -> None:
+    assert jobs.add(make_job()) == max(r["id"] for r in rows) + 1
 
 
 def test_empty_range_is_an_input_error(jobs: JobRepository) -> None:

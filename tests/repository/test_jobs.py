@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
-from cc_backend.domain.filters import JobFilter
+from cc_backend.domain.filters import JobFilter, OrderBy
 from cc_backend.domain.job import OMIT_WHEN_EMPTY, Job, JobState
 from cc_backend.domain.user import User
 from cc_backend.repository.database import Database
 from cc_backend.repository.jobs import JobRepository
+from cc_backend.repository.schema import job as job_table
 
 MakeJob = Callable[..., Job]
+InsertJob = Callable[..., int]
 
 
 @pytest.fixture
@@ -64,7 +68,7 @@ def test_out_of_memory_uses_the_database_spelling_and_reads_back(
 ) -> None:
     db_id = jobs.add(make_job(jobState="out_of_memory"))
     with empty_db.engine.connect() as conn:
-        stored = conn.exec_driver_sql("SELECT job_state FROM job WHERE id = ?", (db_id,)).scalar()
+        stored = conn.scalar(sa.select(job_table.c.job_state).where(job_table.c.id == db_id))
     assert stored == "out-of-memory"
     assert jobs.get(db_id).job_state is JobState.OUT_OF_MEMORY
     found = jobs.query([JobFilter(state=[JobState.OUT_OF_MEMORY])], actor=None)
@@ -150,3 +154,78 @@ class TestVisibility:
     ) -> None:
         with pytest.raises(PermissionDenied):
             jobs.query(actor=User.build("anon", ["anonymous"]))
+
+
+class TestEveryBackendAnswersAlike:
+    """Where SQLite and PostgreSQL differ by default, queries still give the same answer."""
+
+    @staticmethod
+    def ordered(jobs: JobRepository, field: str, kind: str, direction: str) -> list[int | None]:
+        order = OrderBy(field=field, type=kind, order=direction)
+        return [j.id for j in jobs.query(actor=None, order=order).items]
+
+    def test_null_sorts_before_every_value_of_a_nullable_column(
+        self, jobs: JobRepository, empty_db: Database, insert_job: InsertJob
+    ) -> None:
+        two = insert_job(empty_db, num_acc=2)
+        none_a = insert_job(empty_db, num_acc=None)
+        zero = insert_job(empty_db, num_acc=0)
+        none_b = insert_job(empty_db, num_acc=None)
+        assert self.ordered(jobs, "numAcc", "col", "ASC") == [none_a, none_b, zero, two]
+        assert self.ordered(jobs, "numAcc", "col", "DESC") == [two, zero, none_b, none_a]
+
+    def test_jobs_without_the_footprint_value_come_last_in_both_directions(
+        self, jobs: JobRepository, empty_db: Database, insert_job: InsertJob
+    ) -> None:
+        high = insert_job(empty_db, footprint='{"flops_any_avg": 20.5}')
+        missing = insert_job(empty_db, footprint='{"mem_bw_avg": 1}')
+        low = insert_job(empty_db, footprint='{"flops_any_avg": 3}')
+        empty = insert_job(empty_db, footprint=None)
+        # Ties (here: no value) are broken by database id, in the same direction.
+        assert self.ordered(jobs, "flops_any_avg", "foot", "ASC") == [low, high, missing, empty]
+        assert self.ordered(jobs, "flops_any_avg", "foot", "DESC") == [high, low, empty, missing]
+
+    @pytest.mark.parametrize(
+        ("condition", "expected"),
+        [
+            ({"contains": "LIC"}, {"alice", "ALICE", "Malice"}),
+            ({"startsWith": "al"}, {"alice", "ALICE"}),
+            ({"endsWith": "Ce"}, {"alice", "ALICE", "Malice"}),
+            ({"eq": "alice"}, {"alice"}),
+            ({"in": ["ALICE", "bob"]}, {"ALICE"}),
+        ],
+        ids=["contains", "startsWith", "endsWith", "eq", "in"],
+    )
+    def test_pattern_filters_ignore_ascii_case_while_eq_and_in_do_not(
+        self,
+        jobs: JobRepository,
+        empty_db: Database,
+        insert_job: InsertJob,
+        condition: dict[str, Any],
+        expected: set[str],
+    ) -> None:
+        for user in ("alice", "ALICE", "Malice", "carol"):
+            insert_job(
+                empty_db,
+                hpc_user=user,
+                meta_data=f'{{"jobName": "run-{user}"}}',
+                resources=f'[{{"hostname": "n-{user}"}}]',
+            )
+        filters = {
+            "user": condition,
+            "jobName": prefixed(condition, "run-"),
+            "node": prefixed(condition, "n-"),
+        }
+        for field, value in filters.items():
+            page = jobs.query([JobFilter.model_validate({field: value})], actor=None)
+            assert {j.user for j in page.items} == expected, field
+
+
+def prefixed(condition: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The same condition for values ``<prefix><user>``."""
+    op, value = next(iter(condition.items()))
+    if op in ("eq", "startsWith"):
+        return {op: f"{prefix}{value}"}
+    if op == "in":
+        return {op: [f"{prefix}{v}" for v in value]}
+    return condition

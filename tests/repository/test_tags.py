@@ -293,6 +293,11 @@ def test_demo_sees_its_private_python_tag_on_job_525(reference_db: Database) -> 
 
 
 @pytest.mark.reference
+def test_a_new_tag_in_the_reference_database_gets_the_next_id(reference_db: Database) -> None:
+    assert TagRepository(reference_db).create(new("app", "julia"), ADMIN).id == 2
+
+
+@pytest.mark.reference
 def test_the_private_reference_tag_is_hidden_from_other_admins_but_kept_for_the_archive(
     reference_db: Database,
 ) -> None:

@@ -90,12 +90,18 @@ def test_a_stored_value_that_is_not_json_comes_back_as_text_and_is_logged(
     assert "broken" in caplog.text
 
 
+@pytest.mark.usefixtures("sqlite_only")
 def test_values_stored_as_bytes_or_null_are_read(
     empty_db: Database, config: UserConfigRepository
 ) -> None:
     insert_raw(empty_db, "bytes", b'["a"]')
     insert_raw(empty_db, "null", None)
     assert config.get_all("alice") == {"bytes": ["a"], "null": None}
+
+
+def test_values_stored_as_null_are_read(empty_db: Database, config: UserConfigRepository) -> None:
+    insert_raw(empty_db, "null", None)
+    assert config.get_all("alice") == {"null": None}
 
 
 def test_a_user_without_settings_gets_an_empty_dict(config: UserConfigRepository) -> None:

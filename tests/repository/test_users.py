@@ -92,10 +92,18 @@ def test_getting_an_unknown_user_raises_not_found(users: UserRepository) -> None
         users.get("nobody")
 
 
+@pytest.mark.usefixtures("sqlite_only")
 def test_rows_written_as_bytes_or_with_empty_projects_by_cc_backend_are_read(
     empty_db: Database, users: UserRepository
 ) -> None:
     insert_raw_user(empty_db, username="bob", roles=b'["user"]', projects='[""]', ldap=1)
+    assert users.get("bob") == User.build("bob", ["user"], auth_source=AuthSource.LDAP)
+
+
+def test_empty_project_entries_written_by_cc_backend_are_ignored(
+    empty_db: Database, users: UserRepository
+) -> None:
+    insert_raw_user(empty_db, username="bob", roles='["user"]', projects='[""]', ldap=1)
     assert users.get("bob") == User.build("bob", ["user"], auth_source=AuthSource.LDAP)
 
 

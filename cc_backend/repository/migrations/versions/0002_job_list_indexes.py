@@ -24,6 +24,7 @@ INDEXES: dict[str, tuple[str, list[str]]] = {
     "ix_job_user_start_time": ("job", ["hpc_user", "start_time"]),
     "ix_job_user_state_start_time": ("job", ["hpc_user", "job_state", "start_time"]),
     "ix_job_project_start_time": ("job", ["project", "start_time"]),
+    "ix_job_project_state_start_time": ("job", ["project", "job_state", "start_time"]),
     "ix_job_cluster_start_time": ("job", ["cluster", "start_time"]),
     "ix_job_cluster_state_start_time": ("job", ["cluster", "job_state", "start_time"]),
     "ix_job_cluster_partition_start_time": ("job", ["cluster", "cluster_partition", "start_time"]),
