@@ -3,7 +3,7 @@
 Every subcommand reads ``./config.json`` and ``./.env`` unless ``--config`` names another
 config file (its ``.env`` is then the one beside it). Errors are reported in one or a few
 lines on stderr, never as a traceback: exit code 2 for invalid configuration or usage,
-1 for any other failure.
+130 when interrupted (Ctrl-C), 1 for any other failure.
 """
 
 from __future__ import annotations
@@ -20,13 +20,18 @@ from cc_backend import __version__
 from cc_backend.domain.errors import CCError, ConfigError, InvalidInput
 
 if TYPE_CHECKING:
+    from cc_backend.archive import JobArchive
     from cc_backend.config import Config
     from cc_backend.repository.database import Database
+    from cc_backend.services.importer import ImportReport
 
 log = logging.getLogger("cc_backend")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+#: At most this many failed jobs are listed by ``init-db`` (all are counted).
+MAX_LISTED_PROBLEMS = 1000
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -131,6 +136,96 @@ def cmd_jwt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_site_archive(config: Config, args: argparse.Namespace) -> JobArchive:
+    from cc_backend.archive import open_archive  # noqa: PLC0415
+    from cc_backend.config import load_secrets  # noqa: PLC0415
+
+    return open_archive(config.archive, load_secrets(_config_path(args)))
+
+
+def _print_import_report(report: ImportReport, location: str) -> None:
+    done = "Rebuilt the job table" if report.rebuilt else "Imported jobs"
+    print(f"{done} from {location}")
+    print(f"  imported: {report.imported} jobs")
+    print(f"  skipped:  {report.skipped} (already in the database)")
+    print(f"  failed:   {len(report.failed)}")
+    print(f"  tags:     {report.tags_attached} attached")
+    print(f"  time:     {report.seconds:.2f} s ({report.jobs_per_second:,.0f} jobs/s)")
+    for title, problems in (("Jobs not imported", report.failed), ("Warnings", report.warnings)):
+        if problems:
+            print(f"{title}:")
+            for problem in problems[:MAX_LISTED_PROBLEMS]:
+                print(f"  {problem}")
+            if len(problems) > MAX_LISTED_PROBLEMS:
+                print(f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more")
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    from cc_backend.repository.jobs import JobRepository  # noqa: PLC0415
+    from cc_backend.repository.tags import TagRepository  # noqa: PLC0415
+    from cc_backend.services.importer import ImportInterrupted, import_archive  # noqa: PLC0415
+
+    config, db = _open_site_database(args)
+    with closing(db):
+        archive = _open_site_archive(config, args)
+        try:
+            if not archive.clusters():
+                raise InvalidInput(
+                    f"the archive at {archive.location} holds no cluster.json: nothing to "
+                    "import, the job table is left as it is"
+                )
+            report = import_archive(
+                archive,
+                JobRepository(db),
+                TagRepository(db),
+                rebuild=True,
+                progress=sys.stderr.isatty(),
+                batch_size=args.batch_size,
+            )
+        except ImportInterrupted as exc:
+            _print_import_report(exc.report, archive.location)
+            print(f"error: {exc.message}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            archive.close()
+    _print_import_report(report, archive.location)
+    if report.failed:
+        print(f"error: {len(report.failed)} jobs could not be imported", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
+
+
+def cmd_import_job(args: argparse.Namespace) -> int:
+    from cc_backend.repository.jobs import JobRepository  # noqa: PLC0415
+    from cc_backend.repository.tags import TagRepository  # noqa: PLC0415
+    from cc_backend.services.importer import import_job_files  # noqa: PLC0415
+
+    config, db = _open_site_database(args)
+    with closing(db):
+        archive = _open_site_archive(config, args)
+        try:
+            result = import_job_files(
+                args.meta, args.data, archive, JobRepository(db), TagRepository(db)
+            )
+        finally:
+            archive.close()
+    archived = "written to the archive" if result.archived else "already in the archive"
+    if result.inserted:
+        print(f"Imported job {result.ref} (database id {result.db_id}; {archived})")
+    else:
+        print(f"Job {result.ref} is already in the database (id {result.db_id}; {archived})")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from cc_backend.server import serve  # noqa: PLC0415 - imports the web stack
 
@@ -165,6 +260,26 @@ def build_parser() -> argparse.ArgumentParser:
     del_user = add("del-user", cmd_del_user, "delete a user")
     del_user.add_argument("name", metavar="NAME")
     add("migrate-db", cmd_migrate_db, "create, adopt or upgrade the job database schema")
+    init_db = add(
+        "init-db",
+        cmd_init_db,
+        "rebuild the job table from the job archive (exit code 0 when every job was "
+        "imported, 1 when some could not be and are listed, 130 when interrupted)",
+    )
+    init_db.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="jobs written per transaction (default: 1000)",
+    )
+    import_job = add(
+        "import-job",
+        cmd_import_job,
+        "import one finished job into the archive and the job table (again: no change)",
+    )
+    import_job.add_argument("meta", metavar="META", help="the job's meta.json")
+    import_job.add_argument("data", metavar="DATA", help="its data.json or data.json.gz")
     jwt = add("jwt", cmd_jwt, "print an API token for an existing user")
     jwt.add_argument("user", metavar="USER")
     serve = add("serve", cmd_serve, "run the web server (API and web app)")

@@ -7,11 +7,12 @@ importers) pass ``actor=None`` to see everything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest, SortDirection
@@ -94,19 +95,68 @@ class JobRepository:
                 ) from exc
             raise InvalidInput(f"job rejected by the database: {exc.orig}") from exc
 
-    def add_many(self, jobs: Sequence[Job]) -> int:
+    def add_many(self, jobs: Sequence[Job], *, skip_existing: bool = False) -> int:
         """Insert ``jobs`` in one transaction (bulk import); return how many were inserted.
 
-        Raises :class:`AlreadyExists` naming the first duplicate; nothing is inserted then.
+        A job already stored (same job id, cluster and start time) raises
+        :class:`AlreadyExists` naming the first duplicate, and nothing is inserted; with
+        ``skip_existing`` such jobs are left out instead (and not counted).
         """
         if not jobs:
             return 0
+        with self.db.engine.begin() as conn:
+            ids = self.insert_many(conn, jobs, skip_existing=skip_existing)
+        return sum(1 for db_id in ids if db_id is not None)
+
+    def insert_many(
+        self, conn: sa.Connection, jobs: Sequence[Job], *, skip_existing: bool = False
+    ) -> list[int | None]:
+        """Insert ``jobs`` on ``conn``, inside the caller's transaction.
+
+        Returns the new database id of each job, in order; with ``skip_existing`` a job
+        that is already stored, or repeats the key of an earlier job of ``jobs``, gets
+        ``None``. Without it such a job raises :class:`AlreadyExists` (the caller's
+        transaction must then be rolled back).
+        """
+        if not jobs:
+            return []
+        statement: Any = sa.insert(job)
+        if skip_existing:
+            statement = _insert_skipping_duplicates(self.db.dialect)
+        statement = statement.returning(job.c.id, job.c.job_id, job.c.cluster, job.c.start_time)
         try:
-            with self.db.engine.begin() as conn:
-                conn.execute(sa.insert(job), [job_to_row(j) for j in jobs])
+            rows = conn.execute(statement, [job_to_row(j) for j in jobs]).all()
         except sa.exc.IntegrityError as exc:
             raise AlreadyExists(f"bulk insert rejected: {exc.orig}") from exc
-        return len(jobs)
+        new_ids = {(r.job_id, r.cluster, r.start_time): int(r.id) for r in rows}
+        result: list[int | None] = []
+        for item in jobs:
+            result.append(new_ids.pop((item.job_id, item.cluster, item.start_time), None))
+        return result
+
+    def link_tags(self, conn: sa.Connection, links: Iterable[tuple[int, int]]) -> int:
+        """Attach tags to jobs on ``conn`` (caller's transaction) without permission checks.
+
+        ``links`` are ``(job database id, tag id)`` pairs; repeated pairs are inserted once.
+        Meant for importers whose jobs were inserted on the same connection; returns how
+        many links were written.
+        """
+        unique = list(dict.fromkeys(links))
+        if unique:
+            conn.execute(sa.insert(schema.jobtag), [{"job_id": j, "tag_id": t} for j, t in unique])
+        return len(unique)
+
+    def delete_all(self, conn: sa.Connection | None = None) -> int:
+        """Delete every job and every link of a tag to a job; return how many jobs there were.
+
+        Tags themselves are kept. Runs on ``conn`` inside the caller's transaction if given,
+        else in a transaction of its own.
+        """
+        if conn is None:
+            with self.db.engine.begin() as own:
+                return self.delete_all(own)
+        conn.execute(sa.delete(schema.jobtag))
+        return int(conn.execute(sa.delete(job)).rowcount)
 
     def update(self, db_id: int, **values: Any) -> None:
         """Set ``job`` columns of one job (column names as in the table). NotFound if absent."""
@@ -259,3 +309,16 @@ def _without_repeats(conditions: list[Condition]) -> list[Condition]:
         if not any(condition.compare(seen) for seen in unique):
             unique.append(condition)
     return unique
+
+
+def _insert_skipping_duplicates(dialect_name: str) -> Any:
+    """``INSERT ... ON CONFLICT (job_id, cluster, start_time) DO NOTHING`` for the database.
+
+    SQLite and PostgreSQL spell it the same; SQLAlchemy builds it per dialect.
+    """
+    key = [job.c.job_id, job.c.cluster, job.c.start_time]
+    if dialect_name == "postgresql":
+        return postgresql.insert(job).on_conflict_do_nothing(index_elements=key)
+    if dialect_name == "sqlite":
+        return sqlite.insert(job).on_conflict_do_nothing(index_elements=key)
+    raise InvalidInput(f"skipping duplicate jobs is not supported on {dialect_name}")

@@ -1,0 +1,1 @@
+"""Services: operations that combine the job database, the job archive and the domain rules."""
