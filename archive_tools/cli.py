@@ -115,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     compress = add("compress", commands.cmd_compress, "gzip metric data larger than 2,000 B")
     compress.add_argument("--before", type=parse_time, help="only jobs started before this")
 
+    validate = add("validate", commands.cmd_validate, "check every document of the archive")
+    validate.add_argument("--meta-only", action="store_true", help="skip the metric data")
+    validate.add_argument("--warnings", action="store_true", help="list warnings too")
+    validate.add_argument("--json", action="store_true", help="print JSON")
+
+    import_ = add("import", commands.cmd_import, "import the jobs into a job database")
+    import_.add_argument(
+        "--db", required=True, help="job database: an SQLite file or a SQLAlchemy URL"
+    )
+    import_.add_argument(
+        "--rebuild", action="store_true", help="empty the job table first (like init-db)"
+    )
+
     migrate = add("migrate", commands.cmd_migrate, "upgrade a version-2 archive to version 3")
     migrate.add_argument("--dry-run", action="store_true", help="count, change nothing")
     migrate.add_argument("--workers", type=int, default=4, help="parallel workers (4)")

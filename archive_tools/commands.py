@@ -182,3 +182,69 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if report.version_updated:
         output.out.print(f"{location} is now at archive version 3")
     return EXIT_PROBLEMS if report.failed else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check every document of the archive; list the problems."""
+    from cc_backend.archive.validate import validate_archive  # noqa: PLC0415
+
+    with closing(_open(args)) as archive:
+        report = validate_archive(archive, with_data=not args.meta_only, progress=not args.quiet)
+    shown = report.problems if args.warnings else report.errors
+    if args.json:
+        output.print_json(
+            {
+                "clusters": report.clusters,
+                "jobs": report.jobs,
+                "brokenJobs": report.broken_jobs,
+                "errors": len(report.errors),
+                "warnings": len(report.warnings),
+                "problems": [
+                    {"location": p.location, "severity": p.severity.value, "message": p.message}
+                    for p in shown
+                ],
+            }
+        )
+    else:
+        for problem in shown:
+            style = "red" if problem.severity == "error" else "yellow"
+            output.out.print(
+                f"[{style}]{problem.severity}[/] {problem.location}: {problem.message}"
+            )
+        output.out.print(
+            f"checked {report.clusters} clusters and {report.jobs} jobs in {report.seconds:.1f} s: "
+            f"{len(report.errors)} errors ({report.broken_jobs} jobs), "
+            f"{len(report.warnings)} warnings"
+        )
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import the archive's jobs into a job database (skipping jobs already there)."""
+    from cc_backend.repository.database import open_database  # noqa: PLC0415
+    from cc_backend.repository.jobs import JobRepository  # noqa: PLC0415
+    from cc_backend.repository.tags import TagRepository  # noqa: PLC0415
+    from cc_backend.services.importer import ImportInterrupted, import_archive  # noqa: PLC0415
+
+    url = args.db if "://" in args.db else f"sqlite:///{args.db}"
+    with closing(_open(args)) as archive, closing(open_database(url)) as db:
+        try:
+            report = import_archive(
+                archive,
+                JobRepository(db),
+                TagRepository(db),
+                rebuild=args.rebuild,
+                progress=not args.quiet,
+            )
+        except ImportInterrupted as exc:
+            report = exc.report
+            output.err.print(f"interrupted: {report.imported} jobs were imported in whole batches")
+            return 130
+    for problem in report.failed:
+        output.err.print(f"[red]not imported[/] {problem}")
+    output.out.print(
+        f"imported {report.imported} jobs into {args.db} ({report.skipped} already there, "
+        f"{len(report.failed)} failed) in {report.seconds:.1f} s "
+        f"({report.jobs_per_second:,.0f} jobs/s)"
+    )
+    return EXIT_OK if not report.failed else EXIT_PROBLEMS

@@ -129,3 +129,38 @@ def test_migrate_refuses_a_current_archive(
 )
 def test_times_on_the_command_line(text: str, expected: int) -> None:
     assert parse_time(text) == expected
+
+
+def test_validate_finds_no_errors_in_the_reference_archive(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "validate", "--json", "--warnings", str(archive))
+    assert code == 0
+    report = json.loads(out)
+    assert (report["clusters"], report["jobs"], report["errors"]) == (3, 2, 0)
+    # The reference jobs use a metric their cluster.json does not configure.
+    assert any("rapl_power" in p["message"] for p in report["problems"])
+
+
+def test_validate_reports_a_broken_job_with_its_location(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = next(archive.glob("emmy/*/*/*/meta.json"))
+    broken.write_text('{"jobId": "x"}')
+    code, out, _ = run(capsys, "validate", "--meta-only", str(archive))
+    assert code == 1
+    assert str(broken.parent) in out
+    assert "1 jobs" in out
+
+
+def test_import_into_a_job_database_is_idempotent(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "job.db"
+    code, out, _ = run(capsys, "import", str(archive), "--db", str(db))
+    assert code == 0
+    assert "imported 2 jobs" in out
+    code, out, _ = run(capsys, "import", str(archive), "--db", str(db))
+    assert code == 0
+    assert "imported 0 jobs" in out
+    assert "2 already there" in out
