@@ -1,0 +1,93 @@
+"""The archive index's manifest: which files make up the index now, and build reports.
+
+The manifest is the only file of an index that is ever replaced; everything a reader needs
+to know about the current state is in it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, fields
+
+from cc_backend.domain.errors import InvalidInput
+from cc_backend.domain.filters import check_metric_name
+from cc_backend.stats.index_rows import STATS, footprint_column, stat_column
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+#: Names of the data files the index writes (checked, as they reach DuckDB's file reader).
+DATA_FILE_RE = re.compile(r"(base|delta)-[0-9]+(-[0-9]+)?-[0-9a-f]+\.parquet")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSnapshot:
+    """One state of the index, as described by its manifest."""
+
+    generation: int
+    version: int
+    base: tuple[str, ...]
+    deltas: tuple[str, ...]
+    #: Metric name -> unit (prefix + base) of every metric with statistics columns.
+    metrics: dict[str, str]
+    footprints: tuple[str, ...]
+    #: Files replaced by the last build or compaction, deleted by the next one.
+    retired: tuple[str, ...] = ()
+    built_at: float = 0.0
+
+    def to_json(self) -> bytes:
+        """The manifest document."""
+        data = {"format": FORMAT, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        return json.dumps(data, indent=1).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, where: str) -> IndexSnapshot:
+        """Read a manifest document; InvalidInput (naming ``where``) if it is not one."""
+        try:
+            data = json.loads(raw)
+            if data.pop("format") != FORMAT:
+                raise ValueError("unsupported format")
+            snapshot = cls(
+                generation=int(data["generation"]),
+                version=int(data["version"]),
+                base=tuple(map(str, data["base"])),
+                deltas=tuple(map(str, data["deltas"])),
+                metrics={str(k): str(v) for k, v in data["metrics"].items()},
+                footprints=tuple(map(str, data["footprints"])),
+                retired=tuple(map(str, data.get("retired", ()))),
+                built_at=float(data.get("built_at", 0.0)),
+            )
+            for name in (*snapshot.metrics, *snapshot.footprints):
+                check_metric_name(name)
+            for name in (*snapshot.files, *snapshot.retired):
+                if not DATA_FILE_RE.fullmatch(name):
+                    raise ValueError(f"bad data file name {name!r}")
+            return snapshot
+        except (ValueError, KeyError, TypeError, InvalidInput) as exc:
+            raise InvalidInput(f"{where}: not an archive index manifest ({exc})") from None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The data files of this state: base files, then deltas from oldest to newest."""
+        return self.base + self.deltas
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every metric and footprint column some file of this state may have."""
+        stats = tuple(stat_column(m, s) for m in self.metrics for s in STATS)
+        return stats + tuple(footprint_column(k) for k in self.footprints)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What :meth:`ArchiveIndex.build` did."""
+
+    jobs: int
+    broken: int
+    duplicates: int
+    seconds: float
+    files: tuple[str, ...]
+    #: ``location: error`` of the first broken entries (``broken`` counts all of them).
+    errors: tuple[str, ...] = field(default=(), repr=False)
+    #: Metric or footprint names that could not become columns.
+    skipped_names: tuple[str, ...] = ()
