@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archive_tools import commands
+from archive_tools import commands, stats_commands
 from cc_backend import __version__
 from cc_backend.domain.errors import CCError, ConfigError, InvalidInput, NotFound
 
@@ -127,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument(
         "--rebuild", action="store_true", help="empty the job table first (like init-db)"
     )
+
+    demo = add("demo", commands.cmd_demo, "write generated demo clusters and jobs")
+    demo.add_argument("--jobs", type=int, default=3000, help="number of jobs (3000)")
+    demo.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    demo.add_argument("--end", type=parse_time, help="end of the period (default: now)")
+    demo.add_argument("--meta-only", action="store_true", help="no metric data (fast)")
+
+    stats_commands.add_commands(add, parse_time)
 
     migrate = add("migrate", commands.cmd_migrate, "upgrade a version-2 archive to version 3")
     migrate.add_argument("--dry-run", action="store_true", help="count, change nothing")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from contextlib import closing
 
 from archive_tools import output
@@ -47,6 +48,18 @@ def select_jobs(
             continue
         selected.append(JobRef.of(entry.meta))
     return selected, broken
+
+
+def forget_in_index(args: argparse.Namespace, refs: Sequence[JobRef]) -> None:
+    """Drop removed jobs from the archive's Parquet index, if it has one at the default place."""
+    if not refs or "://" in args.archive:
+        return
+    from archive_tools.stats_commands import default_index_location  # noqa: PLC0415
+    from cc_backend.stats import ArchiveIndex  # noqa: PLC0415
+
+    index = ArchiveIndex(default_index_location(args.archive))
+    if index.exists():
+        index.remove(refs)
 
 
 def _report_broken(broken: list[ArchiveEntry]) -> None:
@@ -122,6 +135,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
             return EXIT_PROBLEMS if broken else EXIT_OK
         result = archive.clean(before=args.before, after=args.after)
         output.out.print(f"removed {result.removed} jobs from {archive.location}")
+    forget_in_index(args, result.refs)
     return EXIT_OK
 
 
@@ -248,3 +262,25 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"({report.jobs_per_second:,.0f} jobs/s)"
     )
     return EXIT_OK if not report.failed else EXIT_PROBLEMS
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Write generated demo clusters and jobs into the archive (created if missing)."""
+    from cc_backend.demo import generate_demo_archive  # noqa: PLC0415
+
+    with closing(_open(args, create=True)) as archive:
+        summary = generate_demo_archive(
+            archive,
+            jobs=args.jobs,
+            seed=args.seed,
+            end_time=args.end,
+            with_data=not args.meta_only,
+            progress=not args.quiet,
+        )
+        location = archive.location
+    per_cluster = ", ".join(f"{name} {count}" for name, count in summary.jobs_per_cluster.items())
+    output.out.print(
+        f"wrote {summary.jobs} demo jobs ({per_cluster}) of {summary.users} users in "
+        f"{summary.projects} projects to {location} in {summary.seconds:.1f} s"
+    )
+    return EXIT_OK

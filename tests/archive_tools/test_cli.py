@@ -164,3 +164,31 @@ def test_import_into_a_job_database_is_idempotent(
     assert code == 0
     assert "imported 0 jobs" in out
     assert "2 already there" in out
+
+
+def test_stats_builds_the_index_and_answers(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "stats", "--json", str(archive))
+    assert code == 0
+    stats = json.loads(out)
+    assert stats["totals"]["jobs"] == 2
+    assert stats["groups"][0]["id"] == "emmyUser6"
+    durations = [json.loads(p.read_text())["duration"] for p in archive.glob("*/*/*/*/meta.json")]
+    within_a_day = sum(d < 24 * 3600 for d in durations)
+    assert sum(p["count"] for p in stats["durationHistogram"]) == within_a_day
+    assert (archive.parent / "archive-index").is_dir()
+
+
+def test_stats_filters(archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "stats", "--json", "--cluster", "fritz", str(archive))
+    assert code == 0
+    assert json.loads(out)["totals"]["jobs"] == 0
+
+
+def test_clean_keeps_the_index_in_step(archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "index", str(archive))[0] == 0
+    run(capsys, "clean", "--before", "2020-12-28", str(archive))
+    code, out, _ = run(capsys, "stats", "--json", str(archive))
+    assert code == 0
+    assert json.loads(out)["totals"]["jobs"] == 1
