@@ -16,6 +16,7 @@ from types import FrameType
 from typing import Any
 
 from cc_backend import __version__
+from cc_backend.archive import JobArchive, open_archive
 from cc_backend.config import Config, Secrets, load_config, load_secrets
 from cc_backend.domain.errors import ConfigError
 from cc_backend.repository.database import Database, open_database
@@ -35,22 +36,27 @@ class Backends:
     config: Config
     secrets: Secrets
     db: Database
+    archive: JobArchive
     jobs: JobRepository
     users: UserRepository
     tags: TagRepository
     user_config: UserConfigRepository
 
     def close(self) -> None:
+        self.archive.close()
         self.db.close()
 
 
 def build_backends(config: Config, secrets: Secrets) -> Backends:
-    """Open the database (adopting or upgrading its schema) and build the repositories."""
+    """Open the database (adopting or upgrading its schema) and the job archive, and build
+    the repositories."""
+    archive = open_archive(config.archive, secrets)
     db = open_database(site_database_url(config))
     return Backends(
         config=config,
         secrets=secrets,
         db=db,
+        archive=archive,
         jobs=JobRepository(db),
         users=UserRepository(db),
         tags=TagRepository(db),
@@ -70,7 +76,9 @@ def site_summary(backends: Backends) -> dict[str, Any]:
     """Figures for the overview page."""
     return {
         "version": __version__,
-        "clusters": [c.name for c in backends.config.clusters],
+        "clusters": sorted(
+            {c.name for c in backends.config.clusters} | set(backends.archive.clusters())
+        ),
         "jobs": backends.jobs.count(actor=None),
         "users": backends.users.count(),
     }

@@ -1,0 +1,55 @@
+"""The composition root builds every backend of a site from its config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cc_backend.archive import open_archive
+from cc_backend.cli import main
+from cc_backend.config import load_config, load_secrets
+from cc_backend.demo import generate_demo_archive
+from cc_backend.domain.errors import ConfigError
+from cc_backend.server import build_backends, parse_addr, site_summary
+
+
+def test_a_demo_site_is_summarised_from_its_database_and_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    assert main(["init", str(site)]) == 0
+    config = load_config(site / "config.json")
+    archive = open_archive(config.archive)
+    generate_demo_archive(archive, jobs=40, seed=3, with_data=False)
+    archive.close()
+    monkeypatch.chdir(site)
+    assert main(["init-db"]) == 0
+
+    backends = build_backends(config, load_secrets(site / "config.json"))
+    try:
+        summary = site_summary(backends)
+    finally:
+        backends.close()
+
+    assert summary["jobs"] == 40
+    assert summary["clusters"] == ["alex", "fritz"]
+    assert summary["users"] == 0
+
+
+@pytest.mark.parametrize(
+    ("addr", "expected"),
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        (":9000", ("0.0.0.0", 9000)),
+        ("[::1]:80", ("::1", 80)),
+    ],
+)
+def test_listen_addresses(addr: str, expected: tuple[str, int]) -> None:
+    assert parse_addr(addr) == expected
+
+
+@pytest.mark.parametrize("addr", ["localhost", "host:http", "h:70000"])
+def test_bad_listen_addresses(addr: str) -> None:
+    with pytest.raises(ConfigError, match=r"main\.addr"):
+        parse_addr(addr)
