@@ -51,13 +51,13 @@ def select_jobs(
 
 
 def forget_in_index(args: argparse.Namespace, refs: Sequence[JobRef]) -> None:
-    """Drop removed jobs from the archive's Parquet index, if it has one at the default place."""
-    if not refs or "://" in args.archive:
+    """Drop removed jobs from the Parquet index beside the archive, if there is one."""
+    if not refs:
         return
-    from archive_tools.stats_commands import default_index_location  # noqa: PLC0415
-    from cc_backend.stats import ArchiveIndex  # noqa: PLC0415
+    from cc_backend.stats import open_archive_index  # noqa: PLC0415
 
-    index = ArchiveIndex(default_index_location(args.archive))
+    with closing(_open(args)) as archive:
+        index = open_archive_index(archive)
     if index.exists():
         index.remove(refs)
 

@@ -10,25 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from archive_tools import output
 from archive_tools.commands import EXIT_OK, EXIT_PROBLEMS, _open
-from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.filters import JobFilter
 
 if TYPE_CHECKING:
     from cc_backend.stats import ArchiveIndex
 
 
-def default_index_location(archive: str) -> str:
-    """Where the index of ``archive`` lives unless ``--index`` says otherwise: beside a local
-    archive (``var/job-archive`` -> ``var/job-archive-index``)."""
-    if "://" in archive:
-        raise InvalidInput("an archive given as a URL needs --index LOCATION")
-    return archive.rstrip("/") + "-index"
-
-
 def _index(args: argparse.Namespace) -> ArchiveIndex:
-    from cc_backend.stats import ArchiveIndex  # noqa: PLC0415 - pyarrow/duckdb are heavy
+    """The index named by --index, or the one beside the archive (on its filesystem)."""
+    from cc_backend.stats import open_archive_index  # noqa: PLC0415 - pyarrow/duckdb are heavy
 
-    return ArchiveIndex(args.index or default_index_location(args.archive))
+    with closing(_open(args)) as archive:
+        return open_archive_index(archive, args.index)
 
 
 def _build(args: argparse.Namespace, index: ArchiveIndex, *, to_stderr: bool = False) -> int:

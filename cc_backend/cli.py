@@ -20,7 +20,7 @@ from cc_backend import __version__
 from cc_backend.domain.errors import CCError, ConfigError, InvalidInput
 
 if TYPE_CHECKING:
-    from cc_backend.archive import JobArchive
+    from cc_backend.archive import JobArchive, JobRef
     from cc_backend.config import Config
     from cc_backend.repository.database import Database
     from cc_backend.services.importer import ImportReport
@@ -189,10 +189,21 @@ def cmd_init_db(args: argparse.Namespace) -> int:
         finally:
             archive.close()
     _print_import_report(report, archive.location)
+    _rebuild_index(config, args)
     if report.failed:
         print(f"error: {len(report.failed)} jobs could not be imported", file=sys.stderr)
         return EXIT_FAILURE
     return 0
+
+
+def _rebuild_index(config: Config, args: argparse.Namespace) -> None:
+    """Rebuild the Parquet index beside the archive (archive-wide statistics read it)."""
+    from cc_backend.stats import open_archive_index  # noqa: PLC0415
+
+    with closing(_open_site_archive(config, args)) as archive:
+        index = open_archive_index(archive)
+        report = index.build(archive.iter_jobs())
+    print(f"Indexed {report.jobs} jobs for statistics in {index.location}")
 
 
 def cmd_import_job(args: argparse.Namespace) -> int:
@@ -207,6 +218,7 @@ def cmd_import_job(args: argparse.Namespace) -> int:
             result = import_job_files(
                 args.meta, args.data, archive, JobRepository(db), TagRepository(db)
             )
+            _update_index(archive, result.ref)
         finally:
             archive.close()
     archived = "written to the archive" if result.archived else "already in the archive"
@@ -217,6 +229,15 @@ def cmd_import_job(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _update_index(archive: JobArchive, ref: JobRef) -> None:
+    """Add a job to the Parquet index beside the archive, if the archive has one."""
+    from cc_backend.stats import open_archive_index  # noqa: PLC0415
+
+    index = open_archive_index(archive)
+    if index.exists():
+        index.upsert([archive.load_meta(ref)])
 
 
 def _positive(text: str) -> int:

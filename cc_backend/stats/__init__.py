@@ -9,6 +9,7 @@ DuckDB, for any list of job filters.
 from cc_backend.stats.archive_index import ArchiveIndex
 from cc_backend.stats.archive_stats import ArchiveStats
 from cc_backend.stats.index_manifest import BuildReport, IndexSnapshot
+from cc_backend.stats.locations import index_location_for, open_archive_index
 from cc_backend.stats.stats_results import (
     GroupBy,
     HistoPoint,
@@ -29,4 +30,6 @@ __all__ = [
     "MetricBin",
     "MetricHistogram",
     "SortBy",
+    "index_location_for",
+    "open_archive_index",
 ]

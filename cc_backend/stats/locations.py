@@ -1,0 +1,45 @@
+"""Where an archive's Parquet index lives by default: beside the archive.
+
+``var/job-archive`` -> ``var/job-archive-index``; ``s3://bucket/jobs`` ->
+``s3://bucket/jobs-index``; ``var/archive.db`` -> ``var/archive.db-index``. The index is
+never put inside the archive, which other tools read as cc-backend's layout.
+"""
+
+from __future__ import annotations
+
+from cc_backend.archive.base import JobArchive
+from cc_backend.domain.errors import InvalidInput
+from cc_backend.stats.archive_index import ArchiveIndex
+
+INDEX_SUFFIX = "-index"
+
+
+def index_location_for(archive_location: str) -> str:
+    """The default index location of the archive at ``archive_location``."""
+    scheme, sep, path = archive_location.partition("://")
+    path = path.rstrip("/")
+    base = f"{scheme}{sep}{path}" if sep else archive_location.rstrip("/")
+    at_bucket_root = sep and scheme == "s3" and "/" not in path
+    if not base or (sep and not path) or at_bucket_root:
+        raise InvalidInput(
+            f"the archive at {archive_location!r} has no parent folder for an index: "
+            "give the index location explicitly"
+        )
+    return base + INDEX_SUFFIX
+
+
+def open_archive_index(archive: JobArchive, location: str | None = None) -> ArchiveIndex:
+    """The Parquet index of ``archive``: at ``location``, or beside the archive.
+
+    An index beside a folder or S3 archive uses the archive's own filesystem (and so its
+    credentials); the index of an SQLite archive is a folder beside the database file.
+    """
+    from cc_backend.archive.fsspec_backend import FsspecArchive  # noqa: PLC0415
+
+    if location is not None:
+        return ArchiveIndex(location)
+    where = index_location_for(archive.location)
+    if isinstance(archive, FsspecArchive):
+        store = archive.store
+        return ArchiveIndex(store.root.rstrip("/") + INDEX_SUFFIX, filesystem=store.fs)
+    return ArchiveIndex(where)
