@@ -5,15 +5,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from cc_backend.archive import JobArchive, open_archive_url
 from cc_backend.domain.job import Job
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -91,3 +94,36 @@ def schema_validator(reference_dir: Path) -> Callable[[str], Draft202012Validato
         return Draft202012Validator(json.loads((folder / name).read_text()), registry=registry)
 
     return build
+
+
+#: Secrets a developer's environment might hold; tests of sites must not see them.
+SITE_SECRET_ENV = ("JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "SESSION_KEY")
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A freshly initialised site (``cc-backend init``), also the current directory."""
+    from cc_backend.cli import main
+
+    for name in SITE_SECRET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    directory = tmp_path / "site"
+    assert main(["init", str(directory)]) == 0
+    monkeypatch.chdir(directory)
+    return directory
+
+
+@pytest.fixture(params=["memory", "file", "sqlite"])
+def empty_archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobArchive]:
+    """A new, empty job archive of each local kind."""
+    name = f"test-{uuid.uuid4().hex}"
+    location = {
+        "memory": f"memory://{name}",
+        "file": str(tmp_path / "archive"),
+        "sqlite": str(tmp_path / "archive.db"),
+    }[str(request.param)]
+    archive = open_archive_url(location)
+    yield archive
+    archive.close()
+    if request.param == "memory":
+        fsspec.filesystem("memory").rm(f"/{name}", recursive=True)

@@ -23,21 +23,6 @@ from cc_backend.cli import main
 SECRET_ENV = ("JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "SESSION_KEY")
 
 
-@pytest.fixture(autouse=True)
-def _no_secrets_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in SECRET_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A freshly initialised site, also the current directory."""
-    directory = tmp_path / "site"
-    assert main(["init", str(directory)]) == 0
-    monkeypatch.chdir(directory)
-    return directory
-
-
 def test_init_creates_a_working_site(site: Path) -> None:
     assert (site / "config.json").is_file()
     assert (site / "var" / "job.db").is_file()

@@ -16,23 +16,7 @@ from cc_backend.archive.fsspec_backend import FsspecArchive
 from cc_backend.cli import main
 from cc_backend.domain.cluster import Cluster
 
-SECRET_ENV = ("JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "SESSION_KEY")
 REFERENCE_JOB = Path("emmy") / "1403" / "244" / "1608923076"
-
-
-@pytest.fixture(autouse=True)
-def _no_secrets_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in SECRET_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A freshly initialised site, also the current directory."""
-    directory = tmp_path / "site"
-    assert main(["init", str(directory)]) == 0
-    monkeypatch.chdir(directory)
-    return directory
 
 
 def use_archive(site: Path, archive: Path) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 import gzip
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import orjson
 import pytest
 from jsonschema import Draft202012Validator
@@ -405,22 +403,6 @@ def test_a_scan_without_data_checks_meta_data_only(broken_archive: tuple[Path, J
     report = validate_archive(archive, with_data=False, progress=True)
     jobs = {Path(p.location).relative_to(root).as_posix() for p in report.errors}
     assert jobs == {"badcl/cluster.json", location(meta_doc(jobId=2)), location(meta_doc(jobId=4))}
-
-
-@pytest.fixture(params=["memory", "file", "sqlite"])
-def empty_archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobArchive]:
-    """A new archive of each kind that ``validate_archive`` reads the same way."""
-    name = f"validate-{uuid.uuid4().hex}"
-    location = {
-        "memory": f"memory://{name}",
-        "file": str(tmp_path / "archive"),
-        "sqlite": str(tmp_path / "archive.db"),
-    }[str(request.param)]
-    archive = open_archive_url(location)
-    yield archive
-    archive.close()
-    if request.param == "memory":
-        fsspec.filesystem("memory").rm(f"/{name}", recursive=True)
 
 
 def test_every_backend_is_checked_alike(empty_archive: JobArchive) -> None:

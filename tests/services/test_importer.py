@@ -5,18 +5,16 @@ from __future__ import annotations
 import gc
 import gzip
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import orjson
 import pytest
 import sqlalchemy as sa
 
-from cc_backend.archive import ArchiveEntry, JobArchive, JobRef, open_archive_url
+from cc_backend.archive import ArchiveEntry, JobArchive, JobRef
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.job import Job, MonitoringStatus
@@ -453,22 +451,6 @@ def test_gc_stays_enabled_after_an_import(
 ) -> None:
     run(open_archive_at(make_archive([meta_doc(1)])), site)
     assert gc.isenabled()
-
-
-@pytest.fixture(params=["memory", "file", "sqlite"])
-def empty_archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobArchive]:
-    """A new archive of each kind."""
-    name = f"import-{uuid.uuid4().hex}"
-    location = {
-        "memory": f"memory://{name}",
-        "file": str(tmp_path / "archive"),
-        "sqlite": str(tmp_path / "archive.db"),
-    }[str(request.param)]
-    archive = open_archive_url(location)
-    yield archive
-    archive.close()
-    if request.param == "memory":
-        fsspec.filesystem("memory").rm(f"/{name}", recursive=True)
 
 
 def test_every_archive_backend_imports_alike(
