@@ -6,11 +6,13 @@ patterns, sort keys and planner maintenance; it never writes dialect-specific SQ
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from cc_backend.domain.filters import check_metric_name
@@ -160,6 +162,49 @@ def planner_statistics_stale(bind: Engine | Connection) -> bool:
         return actual > 0
     recorded = int(str(stat).split()[0])
     return abs(actual - recorded) > max(STALE_MIN_ROWS, STALE_FRACTION * recorded)
+
+
+def insert_ignoring_conflicts(
+    table: sa.Table, keys: Sequence[sa.Column[Any]], dialect: str
+) -> sa.Insert:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` into ``table`` for the database.
+
+    Returns the statement (values still to be given). Raises ``ValueError`` for a database
+    other than SQLite and PostgreSQL.
+    """
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    raise ValueError(f"inserting while ignoring conflicts is not supported on {dialect}")
+
+
+def _lock_id(key: str) -> int:
+    """A signed 64-bit number for ``key``, stable across processes (for advisory locks)."""
+    raw = (zlib.crc32(key.encode()) << 32) | zlib.adler32(key.encode())
+    return raw - (1 << 64) if raw >= 1 << 63 else raw
+
+
+@contextmanager
+def serialized_transaction(engine: Engine, key: str) -> Iterator[Connection]:
+    """A transaction in which a read-then-write about ``key`` cannot interleave with another.
+
+    Yields a connection inside the transaction; commits when the block ends, rolls back if
+    it raises. SQLite takes the database's write lock up front (``BEGIN IMMEDIATE``), so
+    writers queue (each waits up to the busy timeout); PostgreSQL takes a transaction-scoped
+    advisory lock derived from ``key``, so only transactions about the same key queue.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_id(key))))
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
 
 def _connection(bind: Engine | Connection) -> AbstractContextManager[Connection]:

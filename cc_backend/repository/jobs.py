@@ -16,12 +16,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest, SortDirection
-from cc_backend.domain.job import Job
+from cc_backend.domain.job import Job, JobState, MonitoringStatus
 from cc_backend.domain.user import User
 from cc_backend.repository import dialect, schema
 from cc_backend.repository.database import Database
 from cc_backend.repository.job_filters import Condition, all_conditions
-from cc_backend.repository.rows import job_from_row, job_to_row, jobs_from_rows
+from cc_backend.repository.rows import job_from_row, job_to_row, jobs_from_rows, state_to_db
 from cc_backend.repository.visibility import job_visibility
 
 job = schema.job
@@ -94,6 +94,64 @@ class JobRepository:
                     f"starting at {new_job.start_time} already exists"
                 ) from exc
             raise InvalidInput(f"job rejected by the database: {exc.orig}") from exc
+
+    def add_unless_recent_duplicate(self, new_job: Job, window_seconds: int) -> int:
+        """Insert ``new_job`` unless the same job was already started; return its database id.
+
+        A job counts as already started when a stored job has the same job id and cluster
+        and a start time later than ``new_job.start_time - window_seconds`` (cc-backend's
+        rule: the new start is less than the window after the stored one, or before it).
+        Check and insert run in one serialised transaction, so concurrent calls for the
+        same job store it once. Raises :class:`AlreadyExists` naming the stored job.
+        """
+        key = f"job:{new_job.cluster}:{new_job.job_id}"
+        earliest = new_job.start_time - window_seconds
+        clash = (
+            sa.select(job.c.id, job.c.start_time)
+            .where(
+                job.c.job_id == new_job.job_id,
+                job.c.cluster == new_job.cluster,
+                job.c.start_time > earliest,
+            )
+            .order_by(job.c.start_time.desc())
+            .limit(1)
+        )
+        try:
+            with dialect.serialized_transaction(self.db.engine, key) as conn:
+                found = conn.execute(clash).first()
+                if found is not None:
+                    raise AlreadyExists(
+                        f"a job with jobId {new_job.job_id} on cluster {new_job.cluster} "
+                        f"already exists (id {found.id}, startTime {found.start_time})"
+                    )
+                insert = sa.insert(job).values(job_to_row(new_job)).returning(job.c.id)
+                return int(conn.execute(insert).scalar_one())
+        except sa.exc.IntegrityError as exc:
+            raise AlreadyExists(
+                f"job {new_job.job_id} on cluster {new_job.cluster} "
+                f"starting at {new_job.start_time} already exists"
+            ) from exc
+
+    def stop_if_running(
+        self, db_id: int, *, state: JobState, duration: int, monitoring_status: MonitoringStatus
+    ) -> bool:
+        """Mark the running job ``db_id`` as stopped with ``state`` and ``duration``.
+
+        The change is made only while the job is still ``running`` (compare and set), so of
+        two concurrent stops exactly one succeeds. Returns True if this call stopped it,
+        False if the job is absent or no longer running.
+        """
+        update = (
+            sa.update(job)
+            .where(job.c.id == db_id, job.c.job_state == state_to_db(JobState.RUNNING))
+            .values(
+                job_state=state_to_db(state),
+                duration=duration,
+                monitoring_status=int(monitoring_status),
+            )
+        )
+        with self.db.engine.begin() as conn:
+            return bool(conn.execute(update).rowcount == 1)
 
     def add_many(self, jobs: Sequence[Job], *, skip_existing: bool = False) -> int:
         """Insert ``jobs`` in one transaction (bulk import); return how many were inserted.

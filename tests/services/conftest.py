@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import orjson
 import pytest
 
 from cc_backend.archive import JobArchive, JobRef, open_archive_url
+from cc_backend.demo import demo_clusters
 from cc_backend.domain.cluster import Cluster
 from cc_backend.repository.database import Database, open_database
+
+# The database fixtures of the repository tests, so that service tests run on every backend.
+from tests.repository.conftest import (
+    backend,  # noqa: F401
+    empty_db,  # noqa: F401
+    postgres_database,  # noqa: F401
+    postgres_empty_template,  # noqa: F401
+    postgres_server,  # noqa: F401
+)
 
 CLUSTER = "testcl"
 #: Start time of the first synthetic job; job ``n`` starts ``n`` minutes later.
@@ -171,3 +183,18 @@ def make_archive(tmp_path: Path) -> WriteArchive:
         return write_archive(tmp_path / name, metas, cluster)
 
     return build
+
+
+# --- job lifecycle: databases on every backend, an archive with the demo clusters ----------
+
+
+@pytest.fixture
+def demo_archive() -> Iterator[JobArchive]:
+    """A new in-memory job archive holding the demo clusters (fritz, alex) and no jobs."""
+    name = f"lifecycle-{uuid.uuid4().hex}"
+    archive = open_archive_url(f"memory://{name}")
+    for demo in demo_clusters():
+        archive.store_cluster(demo)
+    yield archive
+    archive.close()
+    fsspec.filesystem("memory").rm(f"/{name}", recursive=True)
