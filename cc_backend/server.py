@@ -15,16 +15,23 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import tornado.web
+
 from cc_backend import __version__
 from cc_backend.archive import JobArchive, open_archive
 from cc_backend.config import Config, Secrets, load_config, load_secrets
 from cc_backend.domain.errors import ConfigError
 from cc_backend.repository.database import Database, open_database
 from cc_backend.repository.jobs import JobRepository
+from cc_backend.repository.nodes import NodeRepository
 from cc_backend.repository.tags import TagRepository
 from cc_backend.repository.userconfig import UserConfigRepository
 from cc_backend.repository.users import UserRepository
+from cc_backend.services.clusters import ClusterCatalog
+from cc_backend.services.job_lifecycle import JobLifecycle, PendingArchiving
 from cc_backend.site import site_database_url
+from cc_backend.web.auth import ApiAuthenticator
+from cc_backend.web.routes import api_routes
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,11 @@ class Backends:
     users: UserRepository
     tags: TagRepository
     user_config: UserConfigRepository
+    nodes: NodeRepository
+    clusters: ClusterCatalog
+    archiving: PendingArchiving
+    lifecycle: JobLifecycle
+    authenticator: ApiAuthenticator
 
     def close(self) -> None:
         self.archive.close()
@@ -52,16 +64,31 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
     the repositories."""
     archive = open_archive(config.archive, secrets)
     db = open_database(site_database_url(config))
+    jobs, tags, users = JobRepository(db), TagRepository(db), UserRepository(db)
+    nodes = NodeRepository(db)
+    clusters = ClusterCatalog(archive)
+    archiving = PendingArchiving()
     return Backends(
         config=config,
         secrets=secrets,
         db=db,
         archive=archive,
-        jobs=JobRepository(db),
-        users=UserRepository(db),
-        tags=TagRepository(db),
+        jobs=jobs,
+        users=users,
+        tags=tags,
         user_config=UserConfigRepository(db),
+        nodes=nodes,
+        clusters=clusters,
+        archiving=archiving,
+        lifecycle=JobLifecycle(jobs, tags, nodes, clusters, archiving),
+        authenticator=ApiAuthenticator.from_config(config, secrets, users.get),
     )
+
+
+def make_api_app(backends: Backends, **settings: Any) -> tornado.web.Application:
+    """A Tornado application serving only the REST API (no Panel pages): for tests,
+    benchmarks and embedding. ``settings`` go to the application as they are."""
+    return tornado.web.Application(api_routes(backends), backends=backends, **settings)
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -113,6 +140,7 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
             websocket_origin=origins,
             cookie_secret=cookie_secret,
             autoreload=dev,
+            extra_patterns=api_routes(backends),
         )
     except OSError as exc:
         backends.close()

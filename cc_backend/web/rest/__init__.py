@@ -1,0 +1,1 @@
+"""REST handlers of cc-backend's ``/api/`` and ``/userapi/`` routes."""

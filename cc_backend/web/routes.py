@@ -1,0 +1,76 @@
+"""The URL table of the REST API: cc-backend's paths, trailing slashes and prefixes.
+
+``/api/`` carries the scheduler and admin routes (role ``api``, IP allow-list);
+``/userapi/`` the read-only job routes for users who also hold ``api``. Any other path
+below either prefix answers a JSON 404.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tornado.web import RequestHandler
+
+from cc_backend.web.auth import Access
+from cc_backend.web.rest.base import NotFoundHandler
+from cc_backend.web.rest.clusters import ClusterListHandler
+from cc_backend.web.rest.job_changes import (
+    DeleteJobBeforeHandler,
+    DeleteJobByIdHandler,
+    DeleteJobHandler,
+    EditMetaHandler,
+    TagJobHandler,
+)
+from cc_backend.web.rest.jobs import JobByIdHandler, JobListHandler, StartJobHandler, StopJobHandler
+from cc_backend.web.rest.nodes import NodeStateHandler
+from cc_backend.web.rest.users import UserListHandler
+
+if TYPE_CHECKING:
+    from cc_backend.server import Backends
+
+__all__ = ["API_ROUTES", "USER_API_ROUTES", "Route", "api_routes"]
+
+#: A Tornado rule: pattern, handler class, handler init arguments.
+Route = tuple[str, type[RequestHandler], dict[str, Any]]
+
+_SEGMENT = r"([^/]+)"
+
+#: Paths below ``/api`` (order matters: the ``{id}`` catch-all comes last).
+API_ROUTES: tuple[tuple[str, type[RequestHandler]], ...] = (
+    ("/users/", UserListHandler),
+    ("/clusters/", ClusterListHandler),
+    ("/nodestate/", NodeStateHandler),
+    ("/jobs/start_job/", StartJobHandler),
+    ("/jobs/stop_job/", StopJobHandler),
+    ("/jobs/", JobListHandler),
+    (f"/jobs/tag_job/{_SEGMENT}", TagJobHandler),
+    (f"/jobs/edit_meta/{_SEGMENT}", EditMetaHandler),
+    ("/jobs/delete_job/", DeleteJobHandler),
+    (f"/jobs/delete_job/{_SEGMENT}", DeleteJobByIdHandler),
+    (f"/jobs/delete_job_before/{_SEGMENT}", DeleteJobBeforeHandler),
+    (f"/jobs/{_SEGMENT}", JobByIdHandler),
+)
+
+#: Paths below ``/userapi``.
+USER_API_ROUTES: tuple[tuple[str, type[RequestHandler]], ...] = (
+    ("/jobs/", JobListHandler),
+    (f"/jobs/{_SEGMENT}", JobByIdHandler),
+)
+
+
+def api_routes(backends: Backends | None = None) -> list[Route]:
+    """Every REST rule, ready for ``tornado.web.Application`` or Panel's ``extra_patterns``.
+
+    With ``backends`` each handler receives them as init argument; without, handlers take
+    them from the application setting ``"backends"``.
+    """
+    extra: dict[str, Any] = {} if backends is None else {"backends": backends}
+    rules: list[Route] = []
+    for prefix, table, access in (
+        ("/api", API_ROUTES, Access.API),
+        ("/userapi", USER_API_ROUTES, Access.USER_API),
+    ):
+        rules += [(prefix + path, handler, {**extra, "access": access}) for path, handler in table]
+    for prefix in ("/api", "/userapi"):
+        rules.append((prefix + r"/.*", NotFoundHandler, dict(extra)))
+    return rules
