@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tornado.web
 
@@ -32,6 +32,10 @@ from cc_backend.services.job_lifecycle import JobLifecycle, PendingArchiving
 from cc_backend.site import site_database_url
 from cc_backend.web.auth import ApiAuthenticator
 from cc_backend.web.routes import api_routes
+from cc_backend.web.swagger import swagger_routes
+
+if TYPE_CHECKING:
+    from cc_backend.nats.subscriber import NatsApi
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +89,24 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
     )
 
 
-def make_api_app(backends: Backends, **settings: Any) -> tornado.web.Application:
+def make_api_app(
+    backends: Backends, *, dev: bool = False, **settings: Any
+) -> tornado.web.Application:
     """A Tornado application serving only the REST API (no Panel pages): for tests,
-    benchmarks and embedding. ``settings`` go to the application as they are."""
-    return tornado.web.Application(api_routes(backends), backends=backends, **settings)
+    benchmarks and embedding; ``dev`` adds Swagger UI. ``settings`` go to the application."""
+    routes = api_routes(backends) + (swagger_routes() if dev else [])
+    return tornado.web.Application(routes, backends=backends, **settings)
+
+
+def make_nats_api(backends: Backends) -> NatsApi | None:
+    """The NATS API of the site, if both ``nats`` and ``main.api-subjects`` are configured;
+    it acts as the service user ``nats`` (role ``api``) and is not started yet."""
+    config = backends.config
+    if config.nats is None or config.main.api_subjects is None:
+        return None
+    from cc_backend.nats.subscriber import NATS_ACTOR, NatsApi  # noqa: PLC0415 - only if used
+
+    return NatsApi(backends.lifecycle, config.nats, config.main.api_subjects, NATS_ACTOR)
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -140,12 +158,13 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
             websocket_origin=origins,
             cookie_secret=cookie_secret,
             autoreload=dev,
-            extra_patterns=api_routes(backends),
+            extra_patterns=api_routes(backends) + (swagger_routes() if dev else []),
         )
     except OSError as exc:
         backends.close()
         raise ConfigError([f"main.addr: cannot listen on {host}:{port}: {exc.strerror}"]) from None
     loop = server.io_loop
+    nats_api = make_nats_api(backends)
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -154,10 +173,12 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
             return
         stopping = True
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        loop.add_callback_from_signal(_shutdown, server, loop)
+        loop.add_callback_from_signal(_shutdown, server, loop, nats_api)
 
     _install_handlers(stop)
     server.start()
+    if nats_api is not None:
+        loop.add_callback(nats_api.start)
     log.info("serving on http://%s:%d/", host, port)
     try:
         loop.start()
@@ -167,9 +188,13 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
     return 0
 
 
-def _shutdown(server: Any, loop: Any) -> None:
+async def _shutdown(server: Any, loop: Any, nats_api: NatsApi | None) -> None:
     server.stop()
-    loop.stop()
+    try:
+        if nats_api is not None:
+            await nats_api.stop()
+    finally:
+        loop.stop()
 
 
 def _install_handlers(handler: Callable[[int, FrameType | None], None]) -> None:
