@@ -7,8 +7,10 @@ verification accepts ``EdDSA`` and its newer name ``Ed25519`` and nothing else.
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -72,3 +74,36 @@ def verify_token(token: str, key: Ed25519PublicKey, now: float | None = None) ->
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise Unauthenticated("token has no subject")
     return claims
+
+
+class VerifiedTokens:
+    """Claims of tokens already verified, so that a client sending the same token with every
+    request costs one signature check, not one per request.
+
+    Only tokens whose signature verified are remembered; their expiry is checked on every
+    use. At most ``max_entries`` tokens are kept (the oldest go first).
+    """
+
+    def __init__(self, key: Ed25519PublicKey, max_entries: int = 1024) -> None:
+        self.key = key
+        self.max_entries = max_entries
+        self._claims: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def claims(self, token: str, now: float | None = None) -> dict[str, Any]:
+        """The claims of a valid token; :class:`Unauthenticated` as :func:`verify_token`."""
+        current = now if now is not None else time.time()
+        with self._lock:
+            cached = self._claims.get(token)
+        if cached is None:
+            cached = verify_token(token, self.key, now=current)
+            with self._lock:
+                self._claims[token] = cached
+                while len(self._claims) > self.max_entries:
+                    self._claims.popitem(last=False)
+        expires = cached.get("exp")
+        if expires is not None and expires < current:
+            with self._lock:
+                self._claims.pop(token, None)
+            raise Unauthenticated("token expired")
+        return dict(cached)

@@ -16,13 +16,13 @@ import enum
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cc_backend.auth.keys import load_public_key
-from cc_backend.auth.tokens import verify_token
+from cc_backend.auth.tokens import VerifiedTokens
 from cc_backend.config import Config, Secrets
 from cc_backend.domain.errors import ConfigError, NotFound, Unauthenticated
 from cc_backend.domain.user import AuthSource, Role, User
@@ -130,6 +130,11 @@ class ApiAuthenticator:
     validate_user: bool
     allowed_ips: tuple[str, ...]
     find_user: Callable[[str], User]
+    verified: VerifiedTokens | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.verified is None and self.public_key is not None:
+            object.__setattr__(self, "verified", VerifiedTokens(self.public_key))
 
     @classmethod
     def from_config(
@@ -170,9 +175,9 @@ class ApiAuthenticator:
 
     def user_from_token(self, token: str) -> User:
         """The user a valid token stands for; :class:`Unauthenticated` otherwise."""
-        if self.public_key is None:
+        if self.public_key is None or self.verified is None:
             raise Unauthenticated("token authentication is not configured (no JWT_PUBLIC_KEY)")
-        claims = verify_token(token, self.public_key)
+        claims = self.verified.claims(token)
         username = str(claims["sub"])
         if self.validate_user:
             try:
