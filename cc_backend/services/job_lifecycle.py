@@ -186,8 +186,10 @@ class JobLifecycle:
             job.user,
             job.start_time,
         )
-        if tags:
-            self._attach_new_job_tags(db_id, tags, actor)
+        if not tags:
+            # The row holds exactly what was inserted: no need to read it back.
+            return to_store.model_copy(update={"id": db_id, "tags": []})
+        self._attach_new_job_tags(db_id, tags, actor)
         return self._stored(db_id, actor)
 
     def _attach_new_job_tags(self, db_id: int, tags: list[Tag], actor: User) -> None:

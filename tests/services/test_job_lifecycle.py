@@ -98,6 +98,13 @@ def test_start_stores_a_running_job(setup: Setup, job: Callable[..., Job]) -> No
     assert [j.id for j in setup.jobs.find(new.job_id, "fritz")] == [started.id]
 
 
+def test_the_started_job_is_what_a_read_returns(setup: Setup, job: Callable[..., Job]) -> None:
+    started = setup.service.start_job(job(metaData={"jobName": "x"}), API)
+    assert started.id is not None
+    stored = setup.jobs.get(started.id)
+    assert started.to_json_dict() == stored.to_json_dict()
+
+
 def test_start_assigns_the_subcluster_of_the_first_host(
     setup: Setup, job: Callable[..., Job]
 ) -> None:
