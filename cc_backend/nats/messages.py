@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
 
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.job import Job, JobState
+from cc_backend.services.payloads import decode_payload
 from cc_backend.services.requests import NodeStatesRequest, StopJobRequest
 
 __all__ = [
@@ -273,42 +273,16 @@ def encode_event(measurement: str, payload: object, tags: dict[str, str] | None 
 # -- payloads ------------------------------------------------------------------------------
 
 
-def _drop_nulls(value: object) -> object:
-    """``value`` without ``null`` object members (Go's decoder treats them as absent)."""
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False)[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "payload"
-        parts.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)
-
-
 def _payload(event: str, target: type[_T], what: str, *, start: bool = False) -> _T:
     """Parse ``event`` strictly (as the REST API parses a body) into ``target``."""
-    if not event.strip():
-        raise InvalidInput(f"{what}: the event payload is empty")
-    try:
-        data = orjson.loads(event)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"{what}: malformed JSON in the event payload ({exc})") from None
-    data = _drop_nulls(data)
-    if start and isinstance(data, dict):
+
+    def running(data: object) -> object:
         # A started job is running whatever the payload says (cc-backend ignores it).
-        data["jobState"] = JobState.RUNNING.value
-    try:
-        return TypeAdapter(target).validate_json(orjson.dumps(data), strict=True)
-    except ValidationError as exc:
-        raise InvalidInput(f"{what}: {_describe(exc)}") from None
+        if start and isinstance(data, dict):
+            data["jobState"] = JobState.RUNNING.value
+        return data
+
+    return decode_payload(event, target, what, adjust=running)
 
 
 def job_command(point: Point) -> JobCommand | None:

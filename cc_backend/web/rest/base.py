@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import orjson
 import tornado.ioloop
 import tornado.web
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from cc_backend.domain.errors import CCError, InvalidInput, NotFound
 from cc_backend.domain.user import User
+from cc_backend.services.payloads import decode_payload
 from cc_backend.web.auth import Access
 from cc_backend.web.errors import client_message, error_body, status_of
 
@@ -68,28 +69,6 @@ def parse_int64(text: str, what: str) -> int:
     return value
 
 
-def _drop_nulls(value: Any) -> Any:
-    """``value`` without ``null`` object members: Go's decoder, which cc-backend's clients
-    are written against, treats ``"field": null`` as "not given"."""
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
-
-
-def _describe(exc: ValidationError) -> str:
-    """A short message naming each offending field (never echoing the input)."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False)[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)
-
-
 def decode_json(body: bytes, target: type[T] | TypeAdapter[T]) -> T:
     """Parse a request body into ``target`` (a pydantic model or a ``TypeAdapter``).
 
@@ -98,16 +77,7 @@ def decode_json(body: bytes, target: type[T] | TypeAdapter[T]) -> T:
     """
     if not body.strip():
         raise InvalidInput("parsing request body failed: the body is empty")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"parsing request body failed: malformed JSON ({exc})") from None
-    cleaned = orjson.dumps(_drop_nulls(data))
-    adapter = target if isinstance(target, TypeAdapter) else TypeAdapter(target)
-    try:
-        return adapter.validate_json(cleaned, strict=True)
-    except ValidationError as exc:
-        raise InvalidInput(f"parsing request body failed: {_describe(exc)}") from None
+    return decode_payload(body, target, "parsing request body failed")
 
 
 class BaseAPIHandler(tornado.web.RequestHandler):
