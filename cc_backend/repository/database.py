@@ -8,7 +8,9 @@ foreign keys on, so readers never block the single writer.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,16 @@ class Database:
     """An open job database. Build one with :func:`open_database`."""
 
     engine: Engine
+    _writer: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def single_writer(self) -> AbstractContextManager[object]:
+        """Hold this while writing hot rows from many threads.
+
+        SQLite allows one writer at a time and makes the others sleep in growing steps
+        until the lock is free; queueing writers of this process on a Python lock instead
+        hands the database over at once. PostgreSQL needs no such lock.
+        """
+        return self._writer if self.dialect == "sqlite" else nullcontext()
 
     @property
     def dialect(self) -> str:

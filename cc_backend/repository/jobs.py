@@ -117,7 +117,10 @@ class JobRepository:
             .limit(1)
         )
         try:
-            with dialect.serialized_transaction(self.db.engine, key) as conn:
+            with (
+                self.db.single_writer(),
+                dialect.serialized_transaction(self.db.engine, key) as conn,
+            ):
                 found = conn.execute(clash).first()
                 if found is not None:
                     raise AlreadyExists(
@@ -150,7 +153,7 @@ class JobRepository:
                 monitoring_status=int(monitoring_status),
             )
         )
-        with self.db.engine.begin() as conn:
+        with self.db.single_writer(), self.db.engine.begin() as conn:
             return bool(conn.execute(update).rowcount == 1)
 
     def add_many(self, jobs: Sequence[Job], *, skip_existing: bool = False) -> int:
