@@ -18,10 +18,8 @@ from typing import Any
 
 from archive_tools import commands, stats_commands
 from cc_backend import __version__
-from cc_backend.domain.errors import CCError, ConfigError, InvalidInput, NotFound
+from cc_backend.domain.errors import CCError, NotFound
 
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
 Handler = Callable[[argparse.Namespace], int]
@@ -78,7 +76,6 @@ def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--access-key", help="S3 access key (or $ARCHIVE_S3_ACCESS_KEY)")
     group.add_argument("--region", help="S3 region")
     group.add_argument("--path-style", action="store_true", help="path-style S3 URLs (MinIO)")
-    group.set_defaults()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,9 +146,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (ConfigError, InvalidInput, NotFound) as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE
     except CCError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE

@@ -50,14 +50,13 @@ def select_jobs(
     return selected, broken
 
 
-def forget_in_index(args: argparse.Namespace, refs: Sequence[JobRef]) -> None:
-    """Drop removed jobs from the Parquet index beside the archive, if there is one."""
+def forget_in_index(archive: JobArchive, refs: Sequence[JobRef]) -> None:
+    """Drop removed jobs from the Parquet index beside ``archive``, if there is one."""
     if not refs:
         return
     from cc_backend.stats import open_archive_index  # noqa: PLC0415
 
-    with closing(_open(args)) as archive:
-        index = open_archive_index(archive)
+    index = open_archive_index(archive)
     if index.exists():
         index.remove(refs)
 
@@ -135,7 +134,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
             return EXIT_PROBLEMS if broken else EXIT_OK
         result = archive.clean(before=args.before, after=args.after)
         output.out.print(f"removed {result.removed} jobs from {archive.location}")
-    forget_in_index(args, result.refs)
+        forget_in_index(archive, result.refs)
     return EXIT_OK
 
 
@@ -150,6 +149,7 @@ def cmd_move(args: argparse.Namespace) -> int:
             output.tracked(refs, "moving", len(refs), enabled=not args.quiet), target
         )
         output.out.print(f"moved {moved} jobs from {archive.location} to {target.location}")
+        forget_in_index(archive, refs)
     return EXIT_PROBLEMS if broken else EXIT_OK
 
 

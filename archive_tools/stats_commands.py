@@ -13,22 +13,24 @@ from archive_tools.commands import EXIT_OK, EXIT_PROBLEMS, _open
 from cc_backend.domain.filters import JobFilter
 
 if TYPE_CHECKING:
+    from cc_backend.archive import JobArchive
     from cc_backend.stats import ArchiveIndex
 
 
-def _index(args: argparse.Namespace) -> ArchiveIndex:
-    """The index named by --index, or the one beside the archive (on its filesystem)."""
+def _index(args: argparse.Namespace, archive: JobArchive) -> ArchiveIndex:
+    """The index named by --index, or the one beside ``archive`` (on its filesystem)."""
     from cc_backend.stats import open_archive_index  # noqa: PLC0415 - pyarrow/duckdb are heavy
 
-    with closing(_open(args)) as archive:
-        return open_archive_index(archive, args.index)
+    return open_archive_index(archive, args.index)
 
 
-def _build(args: argparse.Namespace, index: ArchiveIndex, *, to_stderr: bool = False) -> int:
-    with closing(_open(args)) as archive:
-        total = archive.info().jobs
-        entries = output.tracked(archive.iter_jobs(), "indexing", total, enabled=not args.quiet)
-        report = index.build(entries)
+def _build(
+    args: argparse.Namespace, archive: JobArchive, index: ArchiveIndex, *, to_stderr: bool = False
+) -> int:
+    entries = output.tracked(
+        archive.iter_jobs(), "indexing", archive.info().jobs, enabled=not args.quiet
+    )
+    report = index.build(entries)
     for error in report.errors:
         output.err.print(f"[yellow]unreadable[/] {error}")
     console = output.err if to_stderr else output.out
@@ -41,7 +43,8 @@ def _build(args: argparse.Namespace, index: ArchiveIndex, *, to_stderr: bool = F
 
 def cmd_index(args: argparse.Namespace) -> int:
     """(Re)build the Parquet index of all job meta data."""
-    return _build(args, _index(args))
+    with closing(_open(args)) as archive:
+        return _build(args, archive, _index(args, archive))
 
 
 def filters_of(args: argparse.Namespace) -> list[JobFilter]:
@@ -64,9 +67,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """Totals, top groups and the duration histogram of the matching jobs."""
     from cc_backend.stats import ArchiveStats, GroupBy, SortBy  # noqa: PLC0415
 
-    index = _index(args)
-    if not index.exists() or args.rebuild:
-        _build(args, index, to_stderr=True)
+    with closing(_open(args)) as archive:
+        index = _index(args, archive)
+        if not index.exists() or args.rebuild:
+            _build(args, archive, index, to_stderr=True)
     filters = filters_of(args)
     stats = ArchiveStats(index)
     try:

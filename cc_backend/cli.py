@@ -182,27 +182,26 @@ def cmd_init_db(args: argparse.Namespace) -> int:
                 progress=sys.stderr.isatty(),
                 batch_size=args.batch_size,
             )
+            _print_import_report(report, archive.location)
+            _rebuild_index(archive)
         except ImportInterrupted as exc:
             _print_import_report(exc.report, archive.location)
             print(f"error: {exc.message}", file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
             archive.close()
-    _print_import_report(report, archive.location)
-    _rebuild_index(config, args)
     if report.failed:
         print(f"error: {len(report.failed)} jobs could not be imported", file=sys.stderr)
         return EXIT_FAILURE
     return 0
 
 
-def _rebuild_index(config: Config, args: argparse.Namespace) -> None:
+def _rebuild_index(archive: JobArchive) -> None:
     """Rebuild the Parquet index beside the archive (archive-wide statistics read it)."""
     from cc_backend.stats import open_archive_index  # noqa: PLC0415
 
-    with closing(_open_site_archive(config, args)) as archive:
-        index = open_archive_index(archive)
-        report = index.build(archive.iter_jobs())
+    index = open_archive_index(archive)
+    report = index.build(archive.iter_jobs())
     print(f"Indexed {report.jobs} jobs for statistics in {index.location}")
 
 

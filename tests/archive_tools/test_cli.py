@@ -192,3 +192,13 @@ def test_clean_keeps_the_index_in_step(archive: Path, capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "stats", "--json", str(archive))
     assert code == 0
     assert json.loads(out)["totals"]["jobs"] == 1
+
+
+def test_move_keeps_the_index_in_step(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "index", str(archive))[0] == 0
+    run(capsys, "move", str(archive), str(tmp_path / "old.db"), "--before", "2020-12-28")
+    code, out, _ = run(capsys, "stats", "--json", str(archive))
+    assert code == 0
+    assert json.loads(out)["totals"]["jobs"] == 1
