@@ -12,6 +12,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_hex
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from cc_backend.repository.tags import TagRepository
 from cc_backend.repository.userconfig import UserConfigRepository
 from cc_backend.repository.users import UserRepository
 from cc_backend.services.clusters import ClusterCatalog
+from cc_backend.services.job_changes import JobChanges
 from cc_backend.services.job_lifecycle import JobLifecycle, PendingArchiving
 from cc_backend.site import site_database_url
 from cc_backend.web.auth import ApiAuthenticator
@@ -56,6 +58,7 @@ class Backends:
     clusters: ClusterCatalog
     archiving: PendingArchiving
     lifecycle: JobLifecycle
+    job_changes: JobChanges
     authenticator: ApiAuthenticator
 
     def close(self) -> None:
@@ -85,6 +88,7 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
         clusters=clusters,
         archiving=archiving,
         lifecycle=JobLifecycle(jobs, tags, nodes, clusters, archiving),
+        job_changes=JobChanges(jobs, tags, archive),
         authenticator=ApiAuthenticator.from_config(config, secrets, users.get),
     )
 
@@ -144,9 +148,7 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
         return overview_page(site_summary(backends))
 
     origins = [f"{h}:{port}" for h in {host, "127.0.0.1", "localhost"}]
-    cookie_secret = (
-        secrets.session_key.get_secret_value() if secrets.session_key is not None else None
-    )
+    cookie_secret = _cookie_secret(secrets)
     try:
         server = pn.serve(  # type: ignore[no-untyped-call]
             {"/": overview},
@@ -195,6 +197,15 @@ async def _shutdown(server: Any, loop: Any, nats_api: NatsApi | None) -> None:
             await nats_api.stop()
     finally:
         loop.stop()
+
+
+def _cookie_secret(secrets: Secrets) -> str:
+    """The key that signs session cookies: ``SESSION_KEY``, or a random one for this process
+    (sessions then end with a restart), with a warning."""
+    if secrets.session_key is not None and secrets.session_key.get_secret_value().strip():
+        return secrets.session_key.get_secret_value()
+    log.warning("SESSION_KEY not set: using a random key, so logins end when the server stops")
+    return token_hex(32)
 
 
 def _install_handlers(handler: Callable[[int, FrameType | None], None]) -> None:

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest, SortDirection
 from cc_backend.domain.job import Job, JobState, MonitoringStatus
+from cc_backend.domain.tag import ADMIN_SCOPE, GLOBAL_SCOPE
 from cc_backend.domain.user import User
 from cc_backend.repository import dialect, schema
 from cc_backend.repository.database import Database
 from cc_backend.repository.job_filters import Condition, all_conditions
+from cc_backend.repository.prepared import Prepared
 from cc_backend.repository.rows import job_from_row, job_to_row, jobs_from_rows, state_to_db
 from cc_backend.repository.visibility import job_visibility
 
 job = schema.job
+
+#: Jobs deleted per statement (SQLite limits the number of bound values).
+_DELETE_CHUNK = 10_000
 
 #: Sortable job columns by their GraphQL/JSON field name.
 SORT_COLUMNS: dict[str, sa.Column[Any]] = {
@@ -53,6 +59,91 @@ SORT_COLUMNS: dict[str, sa.Column[Any]] = {
 SORT_COLUMNS.update({c.name: c for c in job.c if c.name not in SORT_COLUMNS})
 
 DEFAULT_ORDER = OrderBy(field="startTime", type="col", order=SortDirection.DESC)
+
+
+class StoppedJob(NamedTuple):
+    """A job as stored right after its stop, and whether any tag is attached to it."""
+
+    job: Job
+    tagged: bool
+
+
+# -- the scheduler's hot path: statements compiled once (see repository.prepared) ---------
+
+#: The newest stored start of a job id on a cluster after a point in time.
+_RECENT_START = Prepared(
+    sa.select(job.c.id, job.c.start_time)
+    .where(
+        job.c.job_id == sa.bindparam("job_id"),
+        job.c.cluster == sa.bindparam("cluster"),
+        job.c.start_time > sa.bindparam("earliest"),
+    )
+    .order_by(job.c.start_time.desc())
+    .limit(1)
+)
+
+#: A new job row with every column but ``id`` unless the same job id started on the same
+#: cluster after ``earliest``; returns the new id, or no row for such a duplicate.
+_INSERT_UNLESS_STARTED = Prepared(
+    sa.insert(job)
+    .from_select(
+        [c.key for c in job.c if c.key != "id"],
+        sa.select(
+            *(sa.bindparam(c.key, type_=c.type).label(c.key) for c in job.c if c.key != "id")
+        ).where(
+            ~sa.exists().where(
+                job.c.job_id == sa.bindparam("job_id"),
+                job.c.cluster == sa.bindparam("cluster"),
+                job.c.start_time > sa.bindparam("earliest"),
+            )
+        ),
+    )
+    .returning(job.c.id)
+)
+
+
+def _stop_statement(by_cluster: bool, by_start: bool) -> Prepared:
+    """The stop of the newest running job with a job id (optionally cluster / start time)."""
+    conditions = [
+        job.c.job_id == sa.bindparam("job_id"),
+        job.c.job_state == sa.bindparam("running"),
+    ]
+    if by_cluster:
+        conditions.append(job.c.cluster == sa.bindparam("cluster"))
+    if by_start:
+        conditions.append(job.c.start_time == sa.bindparam("start_time"))
+    newest = (
+        sa.select(job.c.id)
+        .where(*conditions)
+        .order_by(job.c.start_time.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    stop_time = sa.bindparam("stop_time", type_=sa.BigInteger)
+    return Prepared(
+        sa.update(job)
+        .where(
+            job.c.id == newest,
+            job.c.job_state == sa.bindparam("running"),
+            job.c.start_time <= stop_time,
+        )
+        .values(job_state=sa.bindparam("state"), duration=stop_time - job.c.start_time)
+        .returning(
+            *job.c,
+            # Spelled out: SQLite's RETURNING leaves columns unqualified, which would be
+            # ambiguous inside the sub-query.
+            sa.literal_column(
+                "EXISTS (SELECT 1 FROM jobtag WHERE jobtag.job_id = job.id)", sa.Boolean
+            ).label("tagged"),
+        )
+    )
+
+
+_STOP_NEWEST_RUNNING = {
+    (by_cluster, by_start): _stop_statement(by_cluster, by_start)
+    for by_cluster in (False, True)
+    for by_start in (False, True)
+}
 
 
 @dataclass(frozen=True)
@@ -105,56 +196,66 @@ class JobRepository:
         same job store it once. Raises :class:`AlreadyExists` naming the stored job.
         """
         key = f"job:{new_job.cluster}:{new_job.job_id}"
-        earliest = new_job.start_time - window_seconds
-        clash = (
-            sa.select(job.c.id, job.c.start_time)
-            .where(
-                job.c.job_id == new_job.job_id,
-                job.c.cluster == new_job.cluster,
-                job.c.start_time > earliest,
-            )
-            .order_by(job.c.start_time.desc())
-            .limit(1)
-        )
         try:
             with (
                 self.db.single_writer(),
                 dialect.serialized_transaction(self.db.engine, key) as conn,
             ):
-                found = conn.execute(clash).first()
-                if found is not None:
-                    raise AlreadyExists(
-                        f"a job with jobId {new_job.job_id} on cluster {new_job.cluster} "
-                        f"already exists (id {found.id}, startTime {found.start_time})"
-                    )
-                insert = sa.insert(job).values(job_to_row(new_job)).returning(job.c.id)
-                return int(conn.execute(insert).scalar_one())
+                earliest = new_job.start_time - window_seconds
+                inserted = _INSERT_UNLESS_STARTED.first(
+                    conn, earliest=earliest, **job_to_row(new_job)
+                )
+                if inserted is not None:
+                    return int(inserted["id"])
+                found = _RECENT_START.first(
+                    conn, job_id=new_job.job_id, cluster=new_job.cluster, earliest=earliest
+                )
+                where = (
+                    "" if found is None else f" (id {found['id']}, startTime {found['start_time']})"
+                )
+                raise AlreadyExists(
+                    f"a job with jobId {new_job.job_id} on cluster {new_job.cluster} "
+                    f"already exists{where}"
+                )
         except sa.exc.IntegrityError as exc:
             raise AlreadyExists(
                 f"job {new_job.job_id} on cluster {new_job.cluster} "
                 f"starting at {new_job.start_time} already exists"
             ) from exc
 
-    def stop_if_running(
-        self, db_id: int, *, state: JobState, duration: int, monitoring_status: MonitoringStatus
-    ) -> bool:
-        """Mark the running job ``db_id`` as stopped with ``state`` and ``duration``.
+    def stop_newest_running(
+        self,
+        job_id: int,
+        *,
+        cluster: str | None,
+        start_time: int | None,
+        stop_time: int,
+        state: JobState,
+    ) -> StoppedJob | None:
+        """Stop the running job with ``job_id`` (on ``cluster``, started at ``start_time``,
+        when given) that started last, if it started at or before ``stop_time``.
 
-        The change is made only while the job is still ``running`` (compare and set), so of
-        two concurrent stops exactly one succeeds. Returns True if this call stopped it,
-        False if the job is absent or no longer running.
+        Sets the final ``state`` and ``duration = stop_time - start_time`` in one statement
+        that applies only while the job is running, so of two concurrent stops exactly one
+        succeeds. Returns the job as stored afterwards, or ``None`` when there is no such
+        running job or it started after ``stop_time`` (see :meth:`find` to tell which).
         """
-        update = (
-            sa.update(job)
-            .where(job.c.id == db_id, job.c.job_state == state_to_db(JobState.RUNNING))
-            .values(
-                job_state=state_to_db(state),
-                duration=duration,
-                monitoring_status=int(monitoring_status),
-            )
-        )
+        statement = _STOP_NEWEST_RUNNING[(cluster is not None, start_time is not None)]
+        values: dict[str, Any] = {
+            "job_id": job_id,
+            "stop_time": stop_time,
+            "state": state_to_db(state),
+            "running": state_to_db(JobState.RUNNING),
+        }
+        if cluster is not None:
+            values["cluster"] = cluster
+        if start_time is not None:
+            values["start_time"] = start_time
         with self.db.single_writer(), self.db.engine.begin() as conn:
-            return bool(conn.execute(update).rowcount == 1)
+            row = statement.first(conn, **values)
+        if row is None:
+            return None
+        return StoppedJob(job_from_row(row), bool(row["tagged"]))
 
     def add_many(self, jobs: Sequence[Job], *, skip_existing: bool = False) -> int:
         """Insert ``jobs`` in one transaction (bulk import); return how many were inserted.
@@ -236,6 +337,67 @@ class JobRepository:
             result = conn.execute(sa.delete(job).where(job.c.id.in_(db_ids)))
             return int(result.rowcount)
 
+    def mark_archived(
+        self,
+        db_id: int,
+        monitoring_status: MonitoringStatus,
+        *,
+        footprint: dict[str, float] | None = None,
+        energy_footprint: dict[str, float] | None = None,
+        energy: float | None = None,
+    ) -> None:
+        """Record the outcome of archiving job ``db_id``: its monitoring status and, when
+        archived, the footprint and energy computed from its metric data."""
+        values: dict[str, Any] = {"monitoring_status": int(monitoring_status)}
+        if footprint is not None:
+            values["footprint"] = orjson.dumps(footprint).decode()
+        if energy_footprint is not None:
+            values["energy_footprint"] = orjson.dumps(energy_footprint).decode()
+        if energy is not None:
+            values["energy"] = energy
+        self.update(db_id, **values)
+
+    def refresh_running_durations(self, now: int) -> int:
+        """Set ``duration = now - start_time`` on every running job; return how many."""
+        update = (
+            sa.update(job)
+            .where(job.c.job_state == state_to_db(JobState.RUNNING), job.c.start_time <= now)
+            .values(duration=now - job.c.start_time)
+        )
+        with self.db.single_writer(), self.db.engine.begin() as conn:
+            return int(conn.execute(update).rowcount)
+
+    def set_footprint(
+        self,
+        db_id: int,
+        footprint: dict[str, float],
+        energy_footprint: dict[str, float],
+        energy: float,
+    ) -> None:
+        """Store a job's footprint columns (e.g. a running job's, from live statistics)."""
+        self.update(
+            db_id,
+            footprint=orjson.dumps(footprint).decode(),
+            energy_footprint=orjson.dumps(energy_footprint).decode(),
+            energy=energy,
+        )
+
+    def awaiting_archiving(self, *, after_id: int = 0, limit: int = 1000) -> list[Job]:
+        """Stopped jobs whose archiving has not finished (monitoring status 1), by database
+        id above ``after_id``: what a restart must archive."""
+        query = (
+            sa.select(job)
+            .where(
+                job.c.job_state != state_to_db(JobState.RUNNING),
+                job.c.monitoring_status == int(MonitoringStatus.RUNNING_OR_ARCHIVING),
+                job.c.id > after_id,
+            )
+            .order_by(job.c.id)
+            .limit(limit)
+        )
+        with self.db.engine.connect() as conn:
+            return jobs_from_rows(conn.execute(query).mappings().all())
+
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, db_id: int, actor: User | None = None) -> Job:
@@ -312,6 +474,82 @@ class JobRepository:
         conditions = self._conditions(filters, actor, now)
         with self.db.engine.connect() as conn:
             return self._count(conn, conditions)
+
+    # -- changes of finished jobs (services.job_changes) ---------------------------------
+
+    def set_meta_data_key(self, db_id: int, key: str, value: str) -> dict[str, str]:
+        """Set ``key`` of job ``db_id``'s meta data to ``value``, keeping the other keys.
+
+        Reading and writing happen in one transaction, so concurrent edits of different
+        keys are all kept. Returns the meta data afterwards; raises :class:`NotFound` if
+        there is no such job.
+        """
+        select = sa.select(job).where(job.c.id == db_id)
+        with self.db.single_writer(), self.db.engine.begin() as conn:
+            row = conn.execute(select.with_for_update()).mappings().first()
+            if row is None:
+                raise NotFound(f"no job with id {db_id}")
+            meta = {**(job_from_row(row).meta_data or {}), key: value}
+            update = sa.update(job).where(job.c.id == db_id)
+            conn.execute(update.values(meta_data=orjson.dumps(meta).decode()))
+        return meta
+
+    def delete_started_before(
+        self, before: int, *, keep_tagged: bool = False, keep_private_tagged: bool = False
+    ) -> int:
+        """Delete the jobs that started before ``before`` (Unix seconds) with their tag
+        links, in one transaction; return how many were deleted.
+
+        ``keep_tagged`` spares every job that carries a tag, ``keep_private_tagged`` every
+        job carrying a private tag (one whose scope is a user name). The archive is not
+        touched.
+        """
+        links, tags = schema.jobtag, schema.tag
+        doomed = sa.select(job.c.id).where(job.c.start_time < before)
+        if keep_tagged:
+            doomed = doomed.where(~sa.exists().where(links.c.job_id == job.c.id))
+        elif keep_private_tagged:
+            private = sa.exists().where(
+                links.c.job_id == job.c.id,
+                links.c.tag_id == tags.c.id,
+                tags.c.tag_scope.not_in([GLOBAL_SCOPE, ADMIN_SCOPE]),
+            )
+            doomed = doomed.where(~private)
+        deleted = 0
+        with self.db.single_writer(), self.db.engine.begin() as conn:
+            ids = [int(db_id) for (db_id,) in conn.execute(doomed)]
+            for start in range(0, len(ids), _DELETE_CHUNK):
+                chunk = ids[start : start + _DELETE_CHUNK]
+                conn.execute(sa.delete(links).where(links.c.job_id.in_(chunk)))
+                deleted += int(conn.execute(sa.delete(job).where(job.c.id.in_(chunk))).rowcount)
+        return deleted
+
+    def used_nodes(self, before: int) -> dict[str, list[str]]:
+        """Host names in use by running jobs that started before ``before``, per cluster.
+
+        Clusters and host names are sorted, each host listed once; clusters without such
+        jobs are left out. A job whose resource list cannot be read is skipped.
+        """
+        query = sa.select(job.c.cluster, job.c.resources).where(
+            job.c.job_state == state_to_db(JobState.RUNNING), job.c.start_time < before
+        )
+        hosts: dict[str, set[str]] = {}
+        with self.db.engine.connect() as conn:
+            for cluster, raw in conn.execute(query):
+                try:
+                    resources = orjson.loads(raw or b"[]")
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(resources, list):
+                    continue
+                names = {
+                    r["hostname"]
+                    for r in resources
+                    if isinstance(r, dict) and isinstance(r.get("hostname"), str)
+                }
+                if names:
+                    hosts.setdefault(str(cluster), set()).update(names)
+        return {cluster: sorted(names) for cluster, names in sorted(hosts.items())}
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -215,6 +215,107 @@ class TagRepository:
                 conn.execute(sa.delete(tag).where(tag.c.id.in_(present)))
         return len(present)
 
+    def attach_tags(self, job_db_id: int, tags: Sequence[Tag], actor: User) -> builtins.list[Tag]:
+        """Attach ``tags`` (by type, name and scope; ids are ignored) to job ``job_db_id``,
+        creating the tags that do not exist yet: all of them or, on any error, none.
+
+        Returns the tags of the job afterwards that ``actor`` may read. Raises
+        :class:`PermissionDenied` if ``actor`` may not write the scope of one of the tags,
+        :class:`NotFound` for a job that does not exist or ``actor`` may not see and
+        :class:`AlreadyExists` if a tag's type and name are taken in another scope.
+        """
+        for item in tags:
+            if not can_write_scope(actor, item.scope):
+                raise PermissionDenied(
+                    f"{actor.username!r} may not add tags of scope {item.scope!r} to jobs"
+                )
+        for attempt in range(2):
+            try:
+                with self.db.engine.begin() as conn:
+                    self._check_visible_job(conn, job_db_id, actor)
+                    for item in tags:
+                        self._link(conn, job_db_id, self._find_or_insert(conn, item))
+                    return self._readable_tags_of_job(conn, job_db_id, actor)
+            except sa.exc.IntegrityError:
+                if attempt:  # not a race with a concurrent insert: report what is wrong
+                    with self.db.engine.connect() as conn:
+                        self._check_visible_job(conn, job_db_id, actor)
+                    raise AlreadyExists(
+                        "a tag of the same type and name exists in another scope"
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def detach_tags(
+        self, job_db_id: int, tag_ids: Sequence[int], actor: User
+    ) -> builtins.list[Tag]:
+        """Remove the tags ``tag_ids`` from job ``job_db_id`` in one transaction (tags that
+        are not attached are skipped).
+
+        Returns the tags of the job afterwards that ``actor`` may read. Raises, removing
+        nothing, :class:`NotFound` for an unknown tag or a job that does not exist or
+        ``actor`` may not see, and :class:`PermissionDenied` if ``actor`` may not write the
+        scope of one of the tags.
+        """
+        ids = sorted(set(tag_ids))
+        with self.db.engine.begin() as conn:
+            for tag_id in ids:
+                self._check_writable(conn, job_db_id, tag_id, actor)
+            self._check_visible_job(conn, job_db_id, actor)
+            if ids:
+                conn.execute(
+                    sa.delete(jobtag).where(jobtag.c.job_id == job_db_id, jobtag.c.tag_id.in_(ids))
+                )
+            return self._readable_tags_of_job(conn, job_db_id, actor)
+
+    def job_ids_with_tags(self, tag_ids: Iterable[int]) -> builtins.list[int]:
+        """Database ids of the jobs carrying any of ``tag_ids``, ascending (all jobs, no
+        visibility rule: for keeping the archive in step after tags are deleted)."""
+        ids = sorted(set(tag_ids))
+        if not ids:
+            return []
+        query = (
+            sa.select(jobtag.c.job_id)
+            .where(jobtag.c.tag_id.in_(ids))
+            .distinct()
+            .order_by(jobtag.c.job_id)
+        )
+        with self.db.engine.connect() as conn:
+            return [int(job_id) for (job_id,) in conn.execute(query)]
+
+    @staticmethod
+    def _check_visible_job(conn: Connection, job_db_id: int, actor: User) -> None:
+        query = sa.select(job.c.id).where(job.c.id == job_db_id)
+        visible = job_visibility(actor)
+        if visible is not None:
+            query = query.where(visible)
+        if conn.execute(query).first() is None:
+            raise NotFound(f"job {job_db_id} not found")
+
+    @staticmethod
+    def _find_or_insert(conn: Connection, item: Tag) -> int:
+        """The id of the tag with ``item``'s type, name and scope, inserted if missing."""
+        found = conn.execute(
+            sa.select(tag.c.id).where(
+                tag.c.tag_type == item.type,
+                tag.c.tag_name == item.name,
+                tag.c.tag_scope == item.scope,
+            )
+        ).first()
+        if found is not None:
+            return int(found.id)
+        insert = sa.insert(tag).values(tag_type=item.type, tag_name=item.name, tag_scope=item.scope)
+        key = conn.execute(insert).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    @staticmethod
+    def _link(conn: Connection, job_db_id: int, tag_id: int) -> None:
+        linked = sa.select(jobtag.c.job_id).where(
+            jobtag.c.job_id == job_db_id, jobtag.c.tag_id == tag_id
+        )
+        if conn.execute(linked).first() is None:
+            conn.execute(sa.insert(jobtag).values(job_id=job_db_id, tag_id=tag_id))
+
     @staticmethod
     def _by_id(conn: Connection, tag_id: int) -> Tag:
         found = _tags(conn, sa.select(*_COLUMNS).where(tag.c.id == tag_id))

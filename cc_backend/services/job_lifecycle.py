@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 #: less than this many seconds before it (or after it).
 DUPLICATE_WINDOW_SECONDS = 24 * 60 * 60
 
+#: How often a stop is tried when concurrent starts keep changing the matching jobs.
+_STOP_ATTEMPTS = 3
+
 #: Scheduler state words (lower case) and the node state each stands for.
 _STATE_WORDS = {
     "allocated": SchedulerState.ALLOCATED,
@@ -233,45 +236,60 @@ class JobLifecycle:
                 f"jobState {request.job_state.value!r} is not a final state "
                 "(a stopped job cannot be pending, running or suspended)"
             )
-        matches = self.jobs.find(request.job_id, request.cluster, request.start_time)
-        what = self._describe(request)
-        running = [j for j in matches if j.job_state is JobState.RUNNING]
-        if not running:
-            if matches:
-                newest = matches[0]
-                raise Conflict(
-                    f"{what}: job has already been stopped "
-                    f"(id {newest.id}, state is: {newest.job_state.value})"
-                )
-            raise NotFound(f"no running job with {what}")
-        target = running[0]
-        assert target.id is not None
-        if request.stop_time < target.start_time:
-            raise Conflict(
-                f"{what} (id {target.id}): stopTime {request.stop_time} must be larger than "
-                f"or equal to startTime {target.start_time}"
+        for _attempt in range(_STOP_ATTEMPTS):
+            stopped = self.jobs.stop_newest_running(
+                request.job_id,
+                cluster=request.cluster,
+                start_time=request.start_time,
+                stop_time=request.stop_time,
+                state=request.job_state,
             )
-        duration = request.stop_time - target.start_time
-        stopped = self.jobs.stop_if_running(
-            target.id,
-            state=request.job_state,
-            duration=duration,
-            monitoring_status=target.monitoring_status,
-        )
-        if not stopped:
-            raise Conflict(f"{what} (id {target.id}): job has already been stopped")
-        result = self._stored(target.id, None).model_copy(update={"stop_time": request.stop_time})
+            if stopped is not None:
+                break
+            self._refuse_stop(request)
+        else:
+            raise Conflict(f"{self._describe(request)}: the job changed while stopping it")
+        result = stopped.job.model_copy(update={"stop_time": request.stop_time})
+        assert result.id is not None
         log.info(
             "stopped job (id %d): cluster=%s, jobId=%d, duration=%d, state=%s",
-            target.id,
+            result.id,
             result.cluster,
             result.job_id,
-            duration,
+            result.duration,
             result.job_state.value,
         )
         if result.monitoring_status is not MonitoringStatus.DISABLED:
             self.archiving.enqueue(result)
+        if not stopped.tagged:
+            return result
         return self._with_readable_tags(result, actor)
+
+    def _refuse_stop(self, request: StopJobRequest) -> None:
+        """Raise the error that explains why no running job could be stopped for ``request``.
+
+        Returns (and the stop is tried again) only when a matching running job that started
+        early enough exists now, i.e. it was started while the stop was attempted.
+        """
+        assert request.job_id is not None
+        matches = self.jobs.find(request.job_id, request.cluster, request.start_time)
+        what = self._describe(request)
+        running = [j for j in matches if j.job_state is JobState.RUNNING]
+        if running:
+            target = running[0]
+            if request.stop_time < target.start_time:
+                raise Conflict(
+                    f"{what} (id {target.id}): stopTime {request.stop_time} must be larger "
+                    f"than or equal to startTime {target.start_time}"
+                )
+            return
+        if matches:
+            newest = matches[0]
+            raise Conflict(
+                f"{what}: job has already been stopped "
+                f"(id {newest.id}, state is: {newest.job_state.value})"
+            )
+        raise NotFound(f"no running job with {what}")
 
     # -- nodes ----------------------------------------------------------------------------
 

@@ -19,6 +19,17 @@ from cc_backend.domain.errors import InvalidInput
 T = TypeVar("T")
 
 
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(target: type[T]) -> TypeAdapter[T]:
+    """One validator per model class (building a ``TypeAdapter`` costs more than using it)."""
+    found = _ADAPTERS.get(target)
+    if found is None:
+        found = _ADAPTERS.setdefault(target, TypeAdapter(target))
+    return found
+
+
 def drop_nulls(value: Any) -> Any:
     """``value`` without ``null`` object members, recursively."""
     if isinstance(value, dict):
@@ -60,7 +71,7 @@ def decode_payload(
     data = drop_nulls(data)
     if adjust is not None:
         data = adjust(data)
-    adapter = target if isinstance(target, TypeAdapter) else TypeAdapter(target)
+    adapter = target if isinstance(target, TypeAdapter) else _adapter(target)
     try:
         return adapter.validate_json(orjson.dumps(data), strict=True)
     except ValidationError as exc:

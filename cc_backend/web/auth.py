@@ -159,6 +159,12 @@ class ApiAuthenticator:
             find_user=find_user,
         )
 
+    @property
+    def reads_database(self) -> bool:
+        """Whether :meth:`authenticate` may query the database (``validateUser``); if not,
+        it costs a dictionary look-up for a known token and may run on the event loop."""
+        return self.validate_user
+
     def authenticate(
         self, headers: Mapping[str, str], remote_ip: str | None, access: Access
     ) -> User:

@@ -16,11 +16,19 @@ from pydantic import BaseModel
 from cc_backend import __version__
 from cc_backend.domain.job import Job
 from cc_backend.services.requests import NodeStatesRequest, StopJobRequest
-from cc_backend.web.rest.job_changes import ApiTag, DeleteJobRequest, EditMetaRequest
+from cc_backend.web.rest.job_changes import (
+    ApiTag,
+    DeleteJobRequest,
+    EditMetaRequest,
+    JobMetaRequest,
+)
 
 ERROR = "Error"
+JSON = "application/json"
+TEXT = "text/plain"
+HTML = "text/html"
 #: Placeholder names of the path segments, by route.
-PATH_PARAMETERS = {"delete_job_before": "ts"}
+PATH_PARAMETERS = {"delete_job_before": "ts", "user": "username"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,14 @@ class Operation:
     response: str | None = None
     query: tuple[tuple[str, str], ...] = ()
     tags: tuple[str, ...] = field(default=("jobs",))
+    #: Form fields (name, description, required), URL-encoded or multipart.
+    form: tuple[tuple[str, str, bool], ...] = ()
+    #: Media type of the answers (``text/html`` also for errors).
+    produces: str = JSON
+    #: Security scheme other than the token: ``"session"``, or ``""`` for none.
+    security: str | None = None
+    #: Schema type of the path parameter.
+    path_type: str = "integer"
 
 
 _AUTH = {401: "Missing, invalid or expired token, or a role without access"}
@@ -123,6 +139,38 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
             "Delete jobs that started before a Unix time", {200: "Deleted", **_AUTH}
         )
     },
+    "/api/jobs/edit_meta/": {
+        "patch": Operation(
+            "Set one meta data key of the newest job with this job id (cluster, start)",
+            {200: "The job", **_BAD, **_AUTH, 404: "No such job"},
+            body=JobMetaRequest,
+            response="Job",
+        )
+    },
+    "/api/jobs/used_nodes": {
+        "get": Operation(
+            "Nodes used by running jobs that started before a Unix time, per cluster",
+            {200: "Host names per cluster", **_BAD, **_AUTH},
+            response="UsedNodes",
+            query=(("ts", "Unix time (required): jobs that started before it"),),
+        )
+    },
+    "/api/tags/": {
+        "delete": Operation(
+            "Delete global and admin tags and remove them from every job (plain text answer)",
+            {
+                200: "Deleted Tags from DB: N successfull of M requested",
+                **_BAD,
+                **_AUTH,
+                404: "No such tag",
+                503: "Tags deleted, archive not updated",
+            },
+            body=ApiTag,
+            body_is_list=True,
+            produces=TEXT,
+            tags=("tags",),
+        )
+    },
     "/api/nodestate/": {
         "post": Operation(
             "Report node states",
@@ -158,6 +206,137 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
 }
 
 
+_SESSION = {401: "No valid login session"}
+_ADMIN = {**_SESSION, 403: "Not an admin"}
+_FORM = {400: "Missing or malformed form field"}
+_REFUSED = {422: "The user table refused the change"}
+_NEW_USER = (
+    ("username", "1 to 100 letters, digits or . _ - @", True),
+    ("password", "Required unless the role is api", False),
+    ("role", "One of /config/roles/", True),
+    ("name", "Full name", False),
+    ("email", "E-mail address", False),
+    ("project", "Required for (and only for) managers", False),
+)
+
+#: Routes of the login session (cc-backend's /login, /logout, /config/ and /frontend/).
+SESSION_OPERATIONS: dict[str, dict[str, Operation]] = {
+    "/login": {
+        "get": Operation(
+            "The login form", {200: "HTML form"}, produces=HTML, security="", tags=("session",)
+        ),
+        "post": Operation(
+            "Log in; sets the session cookie",
+            {302: "To the redirect path or /", 401: "Wrong user or password", 429: "Too many"},
+            form=(
+                ("username", "User name", True),
+                ("password", "Password", True),
+                ("redirect", "A path on this site to go to afterwards", False),
+            ),
+            query=(("redirect", "A path on this site to go to afterwards"),),
+            produces=HTML,
+            security="",
+            tags=("session",),
+        ),
+    },
+    "/logout": {
+        "get": Operation(
+            "Log out", {302: "To /login"}, produces=HTML, security="", tags=("session",)
+        ),
+        "post": Operation(
+            "Log out", {302: "To /login"}, produces=HTML, security="", tags=("session",)
+        ),
+    },
+    "/config/roles/": {
+        "get": Operation(
+            "Assignable roles (admin)",
+            {200: "Role names", **_ADMIN},
+            security="session",
+            tags=("config",),
+        )
+    },
+    "/config/users/": {
+        "get": Operation(
+            "Users (admin)",
+            {200: "Users", **_ADMIN},
+            query=(("not-just-user", "true: only users with a role beyond user"),),
+            security="session",
+            tags=("config",),
+        ),
+        "post": Operation(
+            "Create a user (admin)",
+            {200: "Created", **_FORM, **_ADMIN, **_REFUSED},
+            form=_NEW_USER,
+            produces=TEXT,
+            security="session",
+            tags=("config",),
+        ),
+        "put": Operation(
+            "Same as POST",
+            {200: "Created", **_FORM, **_ADMIN, **_REFUSED},
+            form=_NEW_USER,
+            produces=TEXT,
+            security="session",
+            tags=("config",),
+        ),
+        "delete": Operation(
+            "Delete a user (admin)",
+            {200: "Deleted", **_ADMIN, **_REFUSED},
+            form=(("username", "The user to delete", True),),
+            produces=TEXT,
+            security="session",
+            tags=("config",),
+        ),
+    },
+    "/config/user/{username}": {
+        "post": Operation(
+            "Change a user's roles or projects (admin); the first given field applies",
+            {200: '{"msg": ...}', **_FORM, **_ADMIN, **_REFUSED},
+            form=(
+                ("add-role", "Role to give", False),
+                ("remove-role", "Role to take", False),
+                ("add-project", "Project to manage", False),
+                ("remove-project", "Project no longer managed", False),
+            ),
+            security="session",
+            path_type="string",
+            tags=("config",),
+        )
+    },
+    "/config/notice/": {
+        "post": Operation(
+            "Replace the site notice (admin)",
+            {200: "Stored", **_FORM, **_ADMIN},
+            form=(("new-content", "At most 10000 characters; empty removes it", False),),
+            produces=TEXT,
+            security="session",
+            tags=("config",),
+        )
+    },
+    "/frontend/jwt/": {
+        "get": Operation(
+            "An API token for a user (admins: anybody; others: themselves)",
+            {200: "The token", **_SESSION, 403: "Not for yourself", 404: "No such user"},
+            query=(("username", "The token's user"),),
+            produces=TEXT,
+            security="session",
+            tags=("frontend",),
+        )
+    },
+    "/frontend/configuration/": {
+        "post": Operation(
+            "Store one of the user's interface settings",
+            {200: "success", **_FORM, **_SESSION},
+            form=(("key", "Setting name", True), ("value", "JSON text", True)),
+            produces=TEXT,
+            security="session",
+            tags=("frontend",),
+        )
+    },
+}
+OPERATIONS.update(SESSION_OPERATIONS)
+
+
 def path_template(pattern: str) -> str:
     """``/api/jobs/tag_job/([^/]+)`` -> ``/api/jobs/tag_job/{id}``."""
     name = next((p for key, p in PATH_PARAMETERS.items() if f"/{key}/" in pattern), "id")
@@ -174,7 +353,7 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
 def _operation(path: str, method: str, op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"summary": op.summary, "tags": list(op.tags), "responses": {}}
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+        {"name": name, "in": "path", "required": True, "schema": {"type": op.path_type}}
         for name in re.findall(r"\{(\w+)\}", path)
     ]
     parameters += [
@@ -197,15 +376,33 @@ def _operation(path: str, method: str, op: Operation, components: dict[str, Any]
             "required": True,
             "content": {"application/json": {"schema": schema}},
         }
+    if op.form:
+        result["requestBody"] = _form_body(op.form)
+    if op.security is not None:
+        result["security"] = [{op.security: []}] if op.security else []
     for status, text in sorted(op.statuses.items()):
         ref = op.response if status < 300 and op.response else (ERROR if status >= 400 else None)
         response: dict[str, Any] = {"description": text}
-        if ref is not None:
+        if op.produces != JSON and (status < 300 or op.produces == HTML):
+            response["content"] = {op.produces: {"schema": {"type": "string"}}}
+        elif ref is not None:
             response["content"] = {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}
             }
         result["responses"][str(status)] = response
     return result
+
+
+def _form_body(fields: tuple[tuple[str, str, bool], ...]) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {name: {"type": "string", "description": text} for name, text, _ in fields},
+    }
+    required = [name for name, _, needed in fields if needed]
+    if required:
+        schema["required"] = required
+    media = ("application/x-www-form-urlencoded", "multipart/form-data")
+    return {"required": True, "content": {m: {"schema": schema} for m in media}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -219,6 +416,15 @@ def openapi_document() -> dict[str, Any]:
         "StartResponse": {
             "type": "object",
             "properties": {"msg": {"type": "string"}, "id": {"type": "integer"}},
+        },
+        "UsedNodes": {
+            "type": "object",
+            "properties": {
+                "usedNodes": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                }
+            },
         },
         "JobList": {
             "type": "object",
@@ -246,6 +452,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
             },
         },
         "security": [{"token": []}, {"bearer": []}],

@@ -1,8 +1,10 @@
 """The URL table of the REST API: cc-backend's paths, trailing slashes and prefixes.
 
 ``/api/`` carries the scheduler and admin routes (role ``api``, IP allow-list);
-``/userapi/`` the read-only job routes for users who also hold ``api``. Any other path
-below either prefix answers a JSON 404.
+``/userapi/`` the read-only job routes for users who also hold ``api``. ``/login`` and
+``/logout`` manage the login session, which authenticates ``/config/`` (admin settings) and
+``/frontend/`` (requests of the web interface). Any other path below ``/api/``,
+``/userapi/``, ``/config/`` or ``/frontend/`` answers a JSON 404.
 """
 
 from __future__ import annotations
@@ -11,24 +13,43 @@ from typing import TYPE_CHECKING, Any
 
 from tornado.web import RequestHandler
 
+from cc_backend.auth.local import LoginLimiter
 from cc_backend.web.auth import Access
 from cc_backend.web.rest.base import NotFoundHandler
 from cc_backend.web.rest.clusters import ClusterListHandler
+from cc_backend.web.rest.config_admin import (
+    NoticeHandler,
+    RoleListHandler,
+    UserEditHandler,
+    UsersHandler,
+)
+from cc_backend.web.rest.frontend import ConfigurationHandler, TokenHandler
 from cc_backend.web.rest.job_changes import (
     DeleteJobBeforeHandler,
     DeleteJobByIdHandler,
     DeleteJobHandler,
+    EditMetaByRequestHandler,
     EditMetaHandler,
     TagJobHandler,
+    UsedNodesHandler,
 )
 from cc_backend.web.rest.jobs import JobByIdHandler, JobListHandler, StartJobHandler, StopJobHandler
 from cc_backend.web.rest.nodes import NodeStateHandler
+from cc_backend.web.rest.tags import TagsHandler
 from cc_backend.web.rest.users import UserListHandler
+from cc_backend.web.session_handlers import LoginHandler, LogoutHandler
 
 if TYPE_CHECKING:
     from cc_backend.server import Backends
 
-__all__ = ["API_ROUTES", "USER_API_ROUTES", "Route", "api_routes"]
+__all__ = [
+    "API_ROUTES",
+    "CONFIG_ROUTES",
+    "FRONTEND_ROUTES",
+    "USER_API_ROUTES",
+    "Route",
+    "api_routes",
+]
 
 #: A Tornado rule: pattern, handler class, handler init arguments.
 Route = tuple[str, type[RequestHandler], dict[str, Any]]
@@ -45,9 +66,12 @@ API_ROUTES: tuple[tuple[str, type[RequestHandler]], ...] = (
     ("/jobs/", JobListHandler),
     (f"/jobs/tag_job/{_SEGMENT}", TagJobHandler),
     (f"/jobs/edit_meta/{_SEGMENT}", EditMetaHandler),
+    ("/jobs/edit_meta/", EditMetaByRequestHandler),
+    ("/jobs/used_nodes", UsedNodesHandler),
     ("/jobs/delete_job/", DeleteJobHandler),
     (f"/jobs/delete_job/{_SEGMENT}", DeleteJobByIdHandler),
     (f"/jobs/delete_job_before/{_SEGMENT}", DeleteJobBeforeHandler),
+    ("/tags/", TagsHandler),
     (f"/jobs/{_SEGMENT}", JobByIdHandler),
 )
 
@@ -56,6 +80,31 @@ USER_API_ROUTES: tuple[tuple[str, type[RequestHandler]], ...] = (
     ("/jobs/", JobListHandler),
     (f"/jobs/{_SEGMENT}", JobByIdHandler),
 )
+
+#: Admin settings by login session (cc-backend mounts them with their full paths).
+CONFIG_ROUTES: tuple[tuple[str, type[RequestHandler]], ...] = (
+    ("/config/roles/", RoleListHandler),
+    ("/config/users/", UsersHandler),
+    (f"/config/user/{_SEGMENT}", UserEditHandler),
+    ("/config/notice/", NoticeHandler),
+)
+
+#: Requests of the web interface by login session.
+FRONTEND_ROUTES: tuple[tuple[str, type[RequestHandler]], ...] = (
+    ("/frontend/jwt/", TokenHandler),
+    ("/frontend/configuration/", ConfigurationHandler),
+)
+
+
+def _session_routes(extra: dict[str, Any]) -> list[Route]:
+    """``/login``, ``/logout`` and the session-authenticated routes, sharing one limiter
+    of failed logins."""
+    rules: list[Route] = [
+        ("/login", LoginHandler, {**extra, "limiter": LoginLimiter()}),
+        ("/logout", LogoutHandler, dict(extra)),
+    ]
+    rules += [(path, handler, dict(extra)) for path, handler in CONFIG_ROUTES + FRONTEND_ROUTES]
+    return rules
 
 
 def api_routes(backends: Backends | None = None) -> list[Route]:
@@ -71,6 +120,7 @@ def api_routes(backends: Backends | None = None) -> list[Route]:
         ("/userapi", USER_API_ROUTES, Access.USER_API),
     ):
         rules += [(prefix + path, handler, {**extra, "access": access}) for path, handler in table]
-    for prefix in ("/api", "/userapi"):
+    rules += _session_routes(extra)
+    for prefix in ("/api", "/userapi", "/config", "/frontend"):
         rules.append((prefix + r"/.*", NotFoundHandler, dict(extra)))
     return rules

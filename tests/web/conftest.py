@@ -21,6 +21,7 @@ from cc_backend.config import load_config, load_secrets
 from cc_backend.demo import demo_clusters
 from cc_backend.domain.user import User
 from cc_backend.server import Backends, build_backends, make_api_app
+from tests.web.browser import PASSWORDS, Site, serving
 
 #: Users of the test site: name -> roles.
 USERS: dict[str, list[str]] = {
@@ -182,3 +183,14 @@ def _job_payload(job_id: int = 1000, **overrides: Any) -> dict[str, Any]:
 def job_payload() -> Callable[..., dict[str, Any]]:
     """``job_payload(job_id=1000, **overrides)``: a start_job body for cluster fritz."""
     return _job_payload
+
+
+@pytest.fixture
+async def web_site(backends: Backends, api_site: Path) -> AsyncIterator[Site]:
+    """The site served with its SESSION_KEY as cookie secret; root, alice and bob have
+    the passwords of :data:`PASSWORDS`."""
+    for name, password in PASSWORDS.items():
+        backends.users.set_password(name, password)
+    key = str(dotenv_values(api_site / ".env")["SESSION_KEY"])
+    async with serving(make_api_app(backends, cookie_secret=key)) as base:
+        yield Site(base, backends, key)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cc_backend.domain.job import JobState
-
 
 async def test_the_adapters_conversation(api: Any, job_payload: Callable[..., Any]) -> None:
     listed = await api.call("GET", "/api/jobs/?state=running&items-per-page=9999999")
@@ -82,39 +80,6 @@ async def test_get_and_post_a_job_by_id(api: Any, job_payload: Callable[..., Any
     posted = await api.call("POST", f"/api/jobs/{started['id']}", ["flops_any"])
     assert posted.code == 200
     assert api.body(posted)["Data"] == []
-
-
-async def test_tags_edit_meta_and_delete(api: Any, job_payload: Callable[..., Any]) -> None:
-    db_id = api.body(await api.call("POST", "/api/jobs/start_job/", job_payload()))["id"]
-    tags = [{"type": "app", "name": "gromacs", "scope": "global"}]
-    tagged = await api.call("POST", f"/api/jobs/tag_job/{db_id}", tags)
-    assert tagged.code == 200, tagged.body
-    assert [t["name"] for t in api.body(tagged)["tags"]] == ["gromacs"]
-    untagged = await api.call("DELETE", f"/api/jobs/tag_job/{db_id}", tags)
-    assert untagged.code == 200
-    assert "tags" not in api.body(untagged)
-
-    edited = await api.call("PATCH", f"/api/jobs/edit_meta/{db_id}", {"key": "k", "value": "v"})
-    assert edited.code == 200
-    assert api.body(edited)["metaData"]["k"] == "v"
-
-    deleted = await api.call("DELETE", "/api/jobs/delete_job/", {"jobId": 1000, "cluster": "fritz"})
-    assert deleted.code == 200, deleted.body
-    assert api.body(deleted) == {"msg": f"Successfully deleted job {db_id}"}
-    assert api.job_count() == 0
-
-
-async def test_delete_by_id_and_before(api: Any, job_payload: Callable[..., Any]) -> None:
-    ids = []
-    for n in range(3):
-        payload = job_payload(3000 + n, startTime=1_700_000_000 + n * 100)
-        ids.append(api.body(await api.call("POST", "/api/jobs/start_job/", payload))["id"])
-    assert (await api.call("DELETE", f"/api/jobs/delete_job/{ids[2]}")).code == 200
-    assert (await api.call("DELETE", f"/api/jobs/delete_job/{ids[2]}")).code == 422
-    before = await api.call("DELETE", "/api/jobs/delete_job_before/1700000100")
-    assert api.body(before) == {"msg": "Successfully deleted 1 jobs"}
-    remaining = api.backends.jobs.query([], actor=None).items
-    assert [(j.job_id, j.job_state) for j in remaining] == [(3001, JobState.RUNNING)]
 
 
 async def test_clusters_and_users(api: Any, token_for: Callable[..., str]) -> None:

@@ -107,15 +107,15 @@ class BaseAPIHandler(tornado.web.RequestHandler):
             self.set_header(name, value)
 
     async def prepare(self) -> None:
-        """Authenticate the request (off the event loop: it may read the user table)."""
+        """Authenticate the request; off the event loop only if that reads the user table."""
         if not self.authenticated:
             return
-        self.user = await self.blocking(
-            self.backends.authenticator.authenticate,
-            self.request.headers,
-            self.request.remote_ip,
-            self.access,
-        )
+        authenticator = self.backends.authenticator
+        arguments = (self.request.headers, self.request.remote_ip, self.access)
+        if authenticator.reads_database:
+            self.user = await self.blocking(authenticator.authenticate, *arguments)
+        else:
+            self.user = authenticator.authenticate(*arguments)
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in the executor and return its result (SQL, archive I/O)."""
