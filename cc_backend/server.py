@@ -21,17 +21,25 @@ import tornado.web
 from cc_backend import __version__
 from cc_backend.archive import JobArchive, open_archive
 from cc_backend.config import Config, Secrets, load_config, load_secrets
+from cc_backend.config.services import MetricStoreConfig
 from cc_backend.domain.errors import ConfigError
+from cc_backend.metricdata.dispatch import ArchiveDataCache, JobMetricData
+from cc_backend.metricdata.registry import MetricDataSources
+from cc_backend.metricstore.store import MetricStore
 from cc_backend.repository.database import Database, open_database
 from cc_backend.repository.jobs import JobRepository
 from cc_backend.repository.nodes import NodeRepository
 from cc_backend.repository.tags import TagRepository
 from cc_backend.repository.userconfig import UserConfigRepository
 from cc_backend.repository.users import UserRepository
+from cc_backend.services.archiving import Archiver
 from cc_backend.services.clusters import ClusterCatalog
 from cc_backend.services.job_changes import JobChanges
-from cc_backend.services.job_lifecycle import JobLifecycle, PendingArchiving
+from cc_backend.services.job_lifecycle import JobLifecycle
 from cc_backend.site import site_database_url
+from cc_backend.stats.site_index import SiteIndex
+from cc_backend.tasks.periodic import PeriodicTasks
+from cc_backend.tasks.running_jobs import refresh_durations, refresh_footprints
 from cc_backend.web.auth import ApiAuthenticator
 from cc_backend.web.routes import api_routes
 from cc_backend.web.swagger import swagger_routes
@@ -56,25 +64,44 @@ class Backends:
     user_config: UserConfigRepository
     nodes: NodeRepository
     clusters: ClusterCatalog
-    archiving: PendingArchiving
+    metric_store: MetricStore | None
+    metric_data: MetricDataSources
+    job_metric_data: JobMetricData
+    statistics_index: SiteIndex
+    archiving: Archiver
     lifecycle: JobLifecycle
     job_changes: JobChanges
     authenticator: ApiAuthenticator
 
     def close(self) -> None:
+        self.metric_data.close()
         self.archive.close()
         self.db.close()
 
 
 def build_backends(config: Config, secrets: Secrets) -> Backends:
-    """Open the database (adopting or upgrading its schema) and the job archive, and build
-    the repositories."""
+    """Open the database (adopting or upgrading its schema), the job archive and the
+    built-in metric store (restoring its checkpoints), and build the services.
+
+    Nothing runs in the background yet: :func:`start_background_work` starts the archiver
+    and the periodic tasks.
+    """
     archive = open_archive(config.archive, secrets)
     db = open_database(site_database_url(config))
     jobs, tags, users = JobRepository(db), TagRepository(db), UserRepository(db)
     nodes = NodeRepository(db)
     clusters = ClusterCatalog(archive)
-    archiving = PendingArchiving()
+    metric_store = _open_metric_store(config, clusters)
+    metric_data = MetricDataSources(config, clusters.get, metric_store)
+    statistics_index = SiteIndex(archive)
+    archiving = Archiver(
+        jobs,
+        tags,
+        archive,
+        clusters,
+        metric_data,
+        on_archived=lambda job: statistics_index.upsert([job]),
+    )
     return Backends(
         config=config,
         secrets=secrets,
@@ -86,11 +113,68 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
         user_config=UserConfigRepository(db),
         nodes=nodes,
         clusters=clusters,
+        metric_store=metric_store,
+        metric_data=metric_data,
+        job_metric_data=JobMetricData(metric_data, ArchiveDataCache(archive)),
+        statistics_index=statistics_index,
         archiving=archiving,
         lifecycle=JobLifecycle(jobs, tags, nodes, clusters, archiving),
-        job_changes=JobChanges(jobs, tags, archive),
+        job_changes=JobChanges(jobs, tags, archive, index=statistics_index),
         authenticator=ApiAuthenticator.from_config(config, secrets, users.get),
     )
+
+
+def _open_metric_store(config: Config, clusters: ClusterCatalog) -> MetricStore | None:
+    """The built-in metric store, checkpoints restored, for the clusters that use it
+    (``None`` when every cluster of the archive reads its metrics elsewhere)."""
+    names = clusters.names()
+    internal = [name for name in names if _uses_builtin_store(config, name)]
+    if names and not internal:
+        return None
+    settings = config.metric_store or MetricStoreConfig()
+    return MetricStore.open([clusters.get(name) for name in internal], settings)
+
+
+def _uses_builtin_store(config: Config, cluster: str) -> bool:
+    entry = config.cluster_config(cluster)
+    return entry is None or entry.metric_data_repository.kind == "cc-metric-store-internal"
+
+
+def start_background_work(backends: Backends) -> PeriodicTasks:
+    """Start the archiver (queueing jobs stopped before the last shutdown) and the
+    periodic tasks: running jobs' durations and footprints, the metric store's
+    checkpoints and retention. Returns the tasks, for :func:`stop_background_work`."""
+    backends.archiving.start()
+    tasks = PeriodicTasks()
+    cron = backends.config.cron
+    tasks.add(
+        "durations",
+        cron.duration_worker.total_seconds(),
+        lambda: refresh_durations(backends.jobs),
+    )
+    tasks.add(
+        "footprints",
+        cron.footprint_worker.total_seconds(),
+        lambda: refresh_footprints(backends.jobs, backends.clusters, backends.metric_data),
+    )
+    store = backends.metric_store
+    if store is not None:
+        settings = backends.config.metric_store or MetricStoreConfig()
+        interval = settings.checkpoints.interval or settings.checkpoint_interval
+        if interval is not None:
+            tasks.add("checkpoints", interval.total_seconds(), store.checkpoint, run_at_stop=True)
+        retention = settings.retention_in_memory.total_seconds()
+        if retention > 0:
+            tasks.add("retention", min(retention / 2, 3600.0), store.apply_retention)
+    tasks.start()
+    return tasks
+
+
+def stop_background_work(backends: Backends, tasks: PeriodicTasks, timeout: float = 30.0) -> None:
+    """Archive what is queued (up to ``timeout`` seconds; the rest is archived after the
+    next start) and stop the periodic tasks (a last metric store checkpoint)."""
+    backends.archiving.stop(timeout)
+    tasks.stop(timeout)
 
 
 def make_api_app(
@@ -178,6 +262,7 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
         loop.add_callback_from_signal(_shutdown, server, loop, nats_api)
 
     _install_handlers(stop)
+    tasks = start_background_work(backends)
     server.start()
     if nats_api is not None:
         loop.add_callback(nats_api.start)
@@ -185,12 +270,15 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
     try:
         loop.start()
     finally:
+        stop_background_work(backends, tasks)
         backends.close()
         log.info("stopped")
     return 0
 
 
 async def _shutdown(server: Any, loop: Any, nats_api: NatsApi | None) -> None:
+    """Stop accepting connections and NATS messages; the caller then drains the archiving
+    queue and closes the backends once the loop has ended."""
     server.stop()
     try:
         if nats_api is not None:

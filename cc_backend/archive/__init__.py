@@ -6,11 +6,10 @@ from cc_backend.archive.base import (
     CleanResult,
     ClusterInfo,
     JobArchive,
-    ScopedStatistics,
-    SeriesStatistics,
 )
 from cc_backend.archive.layout import ARCHIVE_VERSION, JobRef
 from cc_backend.archive.registry import open_archive, open_archive_url
+from cc_backend.domain.jobdata import ScopedStatistics, SeriesStatistics
 
 __all__ = [
     "ARCHIVE_VERSION",

@@ -19,29 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from cc_backend.archive.layout import JobRef
-from cc_backend.domain.cluster import Cluster, MetricScope
+from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.job import Job
-from cc_backend.domain.jobdata import JobData
+from cc_backend.domain.jobdata import JobData, ScopedStatistics, SeriesStatistics
 
 if TYPE_CHECKING:
     from cc_backend.config import ArchiveConfig, Secrets
 
 JobLike = Job | JobRef
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesStatistics:
-    """Statistics of one series of a job: one host and, below node scope, one scope id."""
-
-    hostname: str
-    id: str | None
-    avg: float
-    min: float
-    max: float
-
-
-#: Per-series statistics of a job: metric -> scope -> one entry per series.
-ScopedStatistics = dict[str, dict[MetricScope, list[SeriesStatistics]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,9 @@ class CheckpointsConfig(ConfigModel):
     """Periodic snapshots of the built-in metric store's memory."""
 
     file_format: Annotated[CheckpointFormat, one_of("checkpoint format", CheckpointFormat)] = Field(
-        default="avro", description="Checkpoint file format: 'avro', 'json' or 'wal'."
+        default="json",
+        description="Checkpoint file format: 'json' (written and read here); 'avro' and "
+        "'wal' (cc-backend's) are accepted but written as JSON.",
     )
     interval: OptionalDuration = Field(
         default=None, description="Interval between checkpoints, e.g. '1h'."

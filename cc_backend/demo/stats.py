@@ -29,16 +29,8 @@ StatArrays = tuple[FloatArray, FloatArray, FloatArray]
 
 
 def meta_statistics(data: JobData, num_nodes: int) -> dict[str, dict[str, Any]]:
-    """meta.json ``statistics`` of a job from its metric data."""
-    return {
-        name: {
-            "unit": stats.unit.model_dump(exclude_none=True),
-            "avg": stats.avg,
-            "min": stats.min,
-            "max": stats.max,
-        }
-        for name, stats in data.job_statistics(num_nodes).items()
-    }
+    """meta.json ``statistics`` of a job from its metric data, as plain JSON data."""
+    return {name: stats.model_dump() for name, stats in data.meta_statistics(num_nodes).items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import ItemsView, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from pydantic.alias_generators import to_camel
 
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.errors import InvalidInput, NotFound
+from cc_backend.domain.job import MetricStatistics as MetaStatistics
 from cc_backend.domain.units import Unit
 
 __all__ = [
@@ -221,6 +223,21 @@ class JobMetric(_Model):
         return [s for s in self.series if s.hostname == hostname]
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesStatistics:
+    """Statistics of one series of a job: one host and, below node scope, one scope id."""
+
+    hostname: str
+    id: str | None
+    avg: float
+    min: float
+    max: float
+
+
+#: Per-series statistics of a job: metric -> scope -> one entry per series.
+ScopedStatistics = dict[str, dict[MetricScope, list[SeriesStatistics]]]
+
+
 class JobStatistics(_Model):
     """One metric's job-wide statistics, as in meta.json ``statistics``."""
 
@@ -284,6 +301,20 @@ class JobData(RootModel[dict[str, dict[MetricScope, JobMetric]]]):
         if scope not in scopes:
             raise NotFound(f"no data for metric {metric!r} at scope {scope}")
         return scopes[scope]
+
+    def meta_statistics(self, num_nodes: int) -> dict[str, MetaStatistics]:
+        """:meth:`job_statistics` as a job's meta.json ``statistics`` hold them (the unit
+        as ``{base, prefix}``); metrics whose statistics are not finite are left out."""
+        return {
+            name: MetaStatistics(
+                unit=stats.unit.model_dump(exclude_none=True),
+                avg=stats.avg,
+                min=stats.min,
+                max=stats.max,
+            )
+            for name, stats in self.job_statistics(num_nodes).items()
+            if all(math.isfinite(v) for v in (stats.avg, stats.min, stats.max))
+        }
 
     def job_statistics(self, num_nodes: int) -> dict[str, JobStatistics]:
         """The meta.json ``statistics`` cc-backend derives when it archives a job.

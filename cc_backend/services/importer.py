@@ -41,7 +41,7 @@ from cc_backend.archive.layout import JobRef
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import AlreadyExists, CCError, InvalidInput, NotFound
 from cc_backend.domain.footprint import FootprintPlan, job_subcluster
-from cc_backend.domain.job import Job, MetricStatistics, MonitoringStatus
+from cc_backend.domain.job import Job, MonitoringStatus
 from cc_backend.domain.jobdata import JobData
 from cc_backend.domain.tag import ADMIN_SCOPE, GLOBAL_SCOPE
 from cc_backend.domain.user import Role, User
@@ -363,18 +363,6 @@ def _read(path: Path) -> bytes:
         raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _statistics_of(data: JobData, num_nodes: int) -> dict[str, MetricStatistics]:
-    """meta.json ``statistics`` derived from the metric data, as the archiver derives them."""
-    result = {}
-    for metric, stats in data.job_statistics(num_nodes).items():
-        if all(math.isfinite(v) for v in (stats.avg, stats.min, stats.max)):
-            unit = stats.unit.model_dump(exclude_none=True)
-            result[metric] = MetricStatistics(
-                unit=unit, avg=stats.avg, min=stats.min, max=stats.max
-            )
-    return result
-
-
 def import_job_files(
     meta_path: str | Path,
     data_path: str | Path,
@@ -400,7 +388,7 @@ def import_job_files(
             f"{meta_path}: cluster {meta.cluster!r} has no cluster.json in the archive"
         ) from None
     if meta.statistics is None:
-        meta = meta.model_copy(update={"statistics": _statistics_of(data, meta.num_nodes)})
+        meta = meta.model_copy(update={"statistics": data.meta_statistics(meta.num_nodes)})
     job = prepare_job(meta, cluster, data=data)
     ref = JobRef.of(job)
     archived = not archive.exists(ref)

@@ -36,7 +36,6 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -47,9 +46,7 @@ from cc_backend.domain.tag import ADMIN_SCOPE, GLOBAL_SCOPE, Tag
 from cc_backend.domain.user import User
 from cc_backend.repository.jobs import JobRepository
 from cc_backend.repository.tags import TagRepository
-
-if TYPE_CHECKING:
-    from cc_backend.stats.archive_index import ArchiveIndex
+from cc_backend.stats.site_index import SiteIndex
 
 __all__ = [
     "ApiTag",
@@ -159,9 +156,9 @@ class ArchiveNotUpdated(BackendUnavailable):
 class JobChanges:
     """Tags, meta data and deletion of stored jobs, on behalf of an ``actor``.
 
-    ``index_location`` is where the site's statistics index lives (default: beside the
-    archive, see :func:`cc_backend.stats.open_archive_index`). Safe to use from many
-    threads: archive write-backs of this instance are serialised.
+    ``index`` keeps the site's statistics index in step with archived jobs (none: a
+    :class:`SiteIndex` beside the archive). Safe to use from many threads: archive
+    write-backs of this instance are serialised.
     """
 
     def __init__(
@@ -170,15 +167,13 @@ class JobChanges:
         tags: TagRepository,
         archive: JobArchive,
         *,
-        index_location: str | None = None,
+        index: SiteIndex | None = None,
     ) -> None:
         self.jobs = jobs
         self.tags = tags
         self.archive = archive
-        self.index_location = index_location
+        self.index = index if index is not None else SiteIndex(archive)
         self._archive_lock = threading.Lock()
-        self._index_opened = False
-        self._index: ArchiveIndex | None = None
 
     # -- reading ------------------------------------------------------------------------
 
@@ -349,35 +344,8 @@ class JobChanges:
                 }
             )
             self.archive.store_meta(updated)
-            self._update_index(updated.model_copy(update={"id": db_id, "tags": stored}))
+            self.index.upsert([updated.model_copy(update={"id": db_id, "tags": stored})])
         return True
-
-    def _update_index(self, row: Job) -> None:
-        """Replace the job's row in the statistics index, if the site keeps one."""
-        index = self._statistics_index()
-        if index is None:
-            return
-        try:
-            if index.exists():
-                index.upsert([row])
-        except Exception:  # derived data: never fail a change for it
-            log.warning(
-                "job %s: the statistics index at %s was not updated; rebuild it",
-                row.id,
-                index.location,
-                exc_info=True,
-            )
-
-    def _statistics_index(self) -> ArchiveIndex | None:
-        if not self._index_opened:
-            from cc_backend.stats import open_archive_index  # noqa: PLC0415 - duckdb is heavy
-
-            try:
-                self._index = open_archive_index(self.archive, self.index_location)
-            except InvalidInput as exc:
-                log.info("no statistics index for %s: %s", self.archive.location, exc.message)
-            self._index_opened = True
-        return self._index
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -336,6 +336,66 @@ SESSION_OPERATIONS: dict[str, dict[str, Operation]] = {
 }
 OPERATIONS.update(SESSION_OPERATIONS)
 
+_STORE = ("metricstore",)
+_WRITE = Operation(
+    "Store metric values in InfluxDB line protocol (good lines are kept, bad ones counted)",
+    {200: "Lines written and refused", 400: "No line could be stored", **_AUTH},
+    query=(
+        ("cluster", "Cluster of lines without a cluster tag"),
+        ("precision", "Unit of the timestamps: s, ms, us or ns"),
+    ),
+    tags=_STORE,
+)
+_QUERY = Operation(
+    "cc-metric-store query: series and statistics of hosts and scopes over a time range",
+    {200: "One list of results per query", **_BAD, **_AUTH},
+    tags=_STORE,
+)
+#: The built-in metric store's API (each path with and without trailing slash).
+METRIC_STORE_OPERATIONS: dict[str, dict[str, Operation]] = {
+    "write": {"post": _WRITE},
+    "query": {"get": _QUERY, "post": _QUERY},
+    "free": {
+        "post": Operation(
+            "Drop values before a time of the listed [cluster, host] selectors",
+            {200: "buffers freed: N", **_BAD, **_AUTH},
+            query=(("to", "Unix time (required)"),),
+            produces=TEXT,
+            tags=_STORE,
+        )
+    },
+    "debug": {
+        method: Operation(
+            "What the store holds of a cluster or host",
+            {200: "The store's content", **_BAD, **_AUTH},
+            query=(("selector", "cluster or cluster:host"),),
+            tags=_STORE,
+        )
+        for method in ("get", "post")
+    },
+    "healthcheck": {
+        "get": Operation(
+            "Fresh, stale and missing metrics of a node",
+            {200: "Health report", **_BAD, **_AUTH},
+            query=(("cluster", "Cluster (required)"), ("node", "Host name (required)")),
+            tags=_STORE,
+        )
+    },
+}
+for _name, _methods in METRIC_STORE_OPERATIONS.items():
+    for _slash in ("", "/"):
+        OPERATIONS[f"/metricstore/api/{_name}{_slash}"] = _methods
+        if _name == "write":
+            OPERATIONS[f"/api/write{_slash}"] = _methods
+
+_METRICS = Operation(
+    "A job's metric data (metric and scope repeatable; from the store or the archive)",
+    {200: "jobMetrics, or an error message", 400: "Unknown scope", **_AUTH, 422: "No such job"},
+    query=(("metric", "Metric name (repeatable; default all)"), ("scope", "Scope (repeatable)")),
+)
+OPERATIONS["/api/jobs/metrics/{id}"] = {"get": _METRICS}
+OPERATIONS["/userapi/jobs/metrics/{id}"] = {"get": _METRICS}
+
 
 def path_template(pattern: str) -> str:
     """``/api/jobs/tag_job/([^/]+)`` -> ``/api/jobs/tag_job/{id}``."""

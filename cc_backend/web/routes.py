@@ -33,7 +33,14 @@ from cc_backend.web.rest.job_changes import (
     TagJobHandler,
     UsedNodesHandler,
 )
-from cc_backend.web.rest.jobs import JobByIdHandler, JobListHandler, StartJobHandler, StopJobHandler
+from cc_backend.web.rest.jobs import (
+    JobByIdHandler,
+    JobListHandler,
+    JobMetricsHandler,
+    StartJobHandler,
+    StopJobHandler,
+)
+from cc_backend.web.rest.metricstore import METRIC_STORE_ROUTES, MetricStoreWriteHandler
 from cc_backend.web.rest.nodes import NodeStateHandler
 from cc_backend.web.rest.tags import TagsHandler
 from cc_backend.web.rest.users import UserListHandler
@@ -72,12 +79,16 @@ API_ROUTES: tuple[tuple[str, type[RequestHandler]], ...] = (
     (f"/jobs/delete_job/{_SEGMENT}", DeleteJobByIdHandler),
     (f"/jobs/delete_job_before/{_SEGMENT}", DeleteJobBeforeHandler),
     ("/tags/", TagsHandler),
+    (f"/jobs/metrics/{_SEGMENT}", JobMetricsHandler),
+    ("/write", MetricStoreWriteHandler),
+    ("/write/", MetricStoreWriteHandler),
     (f"/jobs/{_SEGMENT}", JobByIdHandler),
 )
 
 #: Paths below ``/userapi``.
 USER_API_ROUTES: tuple[tuple[str, type[RequestHandler]], ...] = (
     ("/jobs/", JobListHandler),
+    (f"/jobs/metrics/{_SEGMENT}", JobMetricsHandler),
     (f"/jobs/{_SEGMENT}", JobByIdHandler),
 )
 
@@ -115,12 +126,16 @@ def api_routes(backends: Backends | None = None) -> list[Route]:
     """
     extra: dict[str, Any] = {} if backends is None else {"backends": backends}
     rules: list[Route] = []
+    metric_store = tuple(
+        (f"/{name}{slash}", handler) for name, handler in METRIC_STORE_ROUTES for slash in ("", "/")
+    )
     for prefix, table, access in (
         ("/api", API_ROUTES, Access.API),
         ("/userapi", USER_API_ROUTES, Access.USER_API),
+        ("/metricstore/api", metric_store, Access.API),
     ):
         rules += [(prefix + path, handler, {**extra, "access": access}) for path, handler in table]
     rules += _session_routes(extra)
-    for prefix in ("/api", "/userapi", "/config", "/frontend"):
+    for prefix in ("/api", "/userapi", "/config", "/frontend", "/metricstore"):
         rules.append((prefix + r"/.*", NotFoundHandler, dict(extra)))
     return rules

@@ -16,13 +16,8 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-# The site with the demo clusters and the start_job payload of the REST tests.
-from tests.web.conftest import (
-    api_site,  # noqa: F401
-    backends,  # noqa: F401
-    job_payload,  # noqa: F401
-    site_config,  # noqa: F401
-)
+# The start_job payload of the REST tests (the site fixtures come from tests/conftest.py).
+from tests.web.conftest import job_payload  # noqa: F401
 
 JOB_SUBJECT = "cc.job.event"
 NODE_SUBJECT = "cc.node.state"

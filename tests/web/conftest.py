@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,74 +14,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
-from cc_backend.auth.keys import load_private_key
-from cc_backend.auth.tokens import issue_token
-from cc_backend.config import load_config, load_secrets
-from cc_backend.demo import demo_clusters
-from cc_backend.domain.user import User
-from cc_backend.server import Backends, build_backends, make_api_app
+from cc_backend.server import Backends, make_api_app
 from tests.web.browser import PASSWORDS, Site, serving
-
-#: Users of the test site: name -> roles.
-USERS: dict[str, list[str]] = {
-    "adapter": ["api"],
-    "root": ["admin", "api"],
-    "alice": ["user", "api"],
-    "bob": ["user"],
-}
-
-
-def _prepare_site(site: Path) -> None:
-    config = load_config(site / "config.json")
-    secrets = load_secrets(site / "config.json")
-    backends = build_backends(config, secrets)
-    try:
-        for cluster in demo_clusters():
-            backends.archive.store_cluster(cluster)
-        for name, roles in USERS.items():
-            backends.users.add(User.build(name, roles))
-    finally:
-        backends.close()
-
-
-@pytest.fixture
-def api_site(site: Path) -> Path:
-    """A site with the demo clusters in its archive and the users of :data:`USERS`."""
-    _prepare_site(site)
-    return site
-
-
-@pytest.fixture
-def site_config() -> dict[str, dict[str, Any]]:
-    """Sections merged into the site's config.json before its backends are built;
-    override by parametrizing ``site_config``."""
-    return {}
-
-
-def _configure(site: Path, sections: dict[str, dict[str, Any]]) -> None:
-    path = site / "config.json"
-    data = json.loads(path.read_text())
-    for name, values in sections.items():
-        data.setdefault(name, {}).update(values)
-    path.write_text(json.dumps(data))
-
-
-@pytest.fixture
-def token_for(api_site: Path) -> Callable[..., str]:
-    """``token_for(name, roles=None, max_age=None, now=None)``: a token signed with the
-    site's key; ``roles`` defaults to the user's roles in :data:`USERS`."""
-    key = load_private_key(str(dotenv_values(api_site / ".env")["JWT_PRIVATE_KEY"]))
-
-    def make(
-        name: str,
-        roles: list[str] | None = None,
-        max_age: timedelta | None = None,
-        now: float | None = None,
-    ) -> str:
-        user = User.build(name, roles if roles is not None else USERS.get(name, []))
-        return issue_token(user, key, max_age=max_age, now=now)
-
-    return make
 
 
 @dataclass
@@ -129,16 +62,6 @@ class Api:
     def job_count(self) -> int:
         """Number of jobs in the database (all users)."""
         return self.backends.jobs.count(actor=None)
-
-
-@pytest.fixture
-def backends(api_site: Path, site_config: dict[str, dict[str, Any]]) -> Iterator[Backends]:
-    """The site's backends, built with ``site_config`` applied."""
-    _configure(api_site, site_config)
-    config = load_config(api_site / "config.json")
-    built = build_backends(config, load_secrets(api_site / "config.json"))
-    yield built
-    built.close()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from cc_backend.domain.errors import InvalidInput, NotFound
+from cc_backend.domain.cluster import MetricScope
+from cc_backend.domain.errors import CCError, InvalidInput, NotFound
 from cc_backend.domain.filters import JobFilter, PageRequest
 from cc_backend.domain.job import Job, JobState, MonitoringStatus
 from cc_backend.domain.user import User
@@ -19,6 +20,7 @@ from cc_backend.web.rest.base import INT64_MAX, BaseAPIHandler, parse_int64
 __all__ = [
     "JobByIdHandler",
     "JobListHandler",
+    "JobMetricsHandler",
     "StartJobHandler",
     "StopJobHandler",
     "job_json",
@@ -186,6 +188,40 @@ class JobByIdHandler(_JobHandler):
     def _load(self, db_id: int, want_data: bool) -> tuple[Job, dict[str, Any] | None]:
         job = self._find(db_id)
         return job, self._archived_data(job) if want_data else None
+
+
+class JobMetricsHandler(_JobHandler):
+    """``GET /api/jobs/metrics/{id}?metric=..&scope=..``: a job's metric data from wherever
+    it lives now (the metric store while it runs, the archive after), as cc-backend answers
+    it: ``{"data": {"jobMetrics": [{name, scope, metric}]}, "error": null}``, or with
+    ``data`` null and the ``error`` message when loading fails (still 200, as cc-backend)."""
+
+    async def get(self, raw_id: str) -> None:
+        db_id = self.int_arg(raw_id)
+        metrics = [m.decode() for m in self.request.query_arguments.get("metric", [])] or None
+        scopes = [_scope(s.decode()) for s in self.request.query_arguments.get("scope", [])]
+        job = await self.blocking(self._find, db_id)
+        try:
+            data = await self.blocking(
+                self.backends.job_metric_data.load, job, metrics, scopes or [MetricScope.NODE]
+            )
+        except CCError as exc:
+            self.write_json({"data": None, "error": {"message": exc.message}})
+            return
+        listed = [
+            {"name": name, "scope": scope.value, "metric": metric}
+            for name, by_scope in data.to_dict().items()
+            for scope, metric in ((MetricScope(k), v) for k, v in by_scope.items())
+        ]
+        self.write_json({"data": {"jobMetrics": listed}, "error": None})
+
+
+def _scope(text: str) -> MetricScope:
+    try:
+        return MetricScope(text)
+    except ValueError:
+        known = ", ".join(s.value for s in MetricScope)
+        raise InvalidInput(f"unmarshaling scope failed: {text!r} is no scope ({known})") from None
 
 
 class _LifecycleHandler(BaseAPIHandler):

@@ -1,0 +1,108 @@
+"""The contract of a metric data backend: where the time series of running jobs come from.
+
+Each cluster names one backend in ``clusters[].metricDataRepository.kind``; a cluster
+without one uses the built-in metric store. A backend answers in the domain's shapes
+(:class:`~cc_backend.domain.jobdata.JobData` and friends), whatever its wire format.
+
+Errors: a backend that cannot be reached, or answers with something that is not an answer,
+raises :class:`~cc_backend.domain.errors.BackendUnavailable` (callers such as the archiver
+retry those). A metric, host or scope without data is simply absent from the result; a
+request that names an unknown metric raises :class:`~cc_backend.domain.errors.InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from cc_backend.domain.cluster import MetricScope
+from cc_backend.domain.job import Job
+from cc_backend.domain.jobdata import JobData, JobMetric, MetricStatistics, ScopedStatistics
+
+__all__ = ["MetricDataRepository", "NodeData", "NodeListPage"]
+
+#: Node data of a cluster: host name -> metric name -> one entry per scope delivered.
+NodeData = dict[str, dict[str, list[JobMetric]]]
+
+
+@dataclass(frozen=True)
+class NodeListPage:
+    """One page of a cluster's node list with the metric data of each node."""
+
+    #: Host name -> its metric data (metric -> scope -> series), for the hosts of the page.
+    nodes: dict[str, JobData] = field(default_factory=dict)
+    #: Number of hosts matching the filter, on all pages.
+    total: int = 0
+    has_next_page: bool = False
+
+
+class MetricDataRepository(abc.ABC):
+    """Loads metric data of jobs and nodes from one metric data backend."""
+
+    #: The ``metricDataRepository.kind`` that selects this backend.
+    kind: ClassVar[str]
+
+    @abc.abstractmethod
+    def load_data(
+        self,
+        job: Job,
+        metrics: Sequence[str] | None,
+        scopes: Sequence[MetricScope],
+        resolution: int = 0,
+    ) -> JobData:
+        """The series of ``job`` from its start until its stop (or now, while it runs).
+
+        ``metrics`` ``None`` means every metric of the job's subcluster; each metric is
+        delivered at each of ``scopes`` that is not finer than its native scope (see
+        :mod:`cc_backend.metricdata.scopes`). ``resolution`` is the wanted time step in
+        seconds; 0 asks for the native time step.
+        """
+
+    @abc.abstractmethod
+    def load_stats(
+        self, job: Job, metrics: Sequence[str]
+    ) -> dict[str, dict[str, MetricStatistics]]:
+        """Node-scope statistics of ``job``: metric -> host -> avg/min/max over the job."""
+
+    @abc.abstractmethod
+    def load_scoped_stats(
+        self, job: Job, metrics: Sequence[str] | None, scopes: Sequence[MetricScope]
+    ) -> ScopedStatistics:
+        """Per-series statistics of ``job`` at ``scopes`` (no samples are transferred)."""
+
+    @abc.abstractmethod
+    def load_node_data(
+        self,
+        cluster: str,
+        metrics: Sequence[str] | None,
+        hosts: Sequence[str] | None,
+        scopes: Sequence[MetricScope],
+        *,
+        start: int,
+        stop: int,
+    ) -> NodeData:
+        """Series of ``hosts`` (``None``: every host the backend knows of the cluster) from
+        ``start`` to ``stop`` (Unix seconds), independent of jobs."""
+
+    @abc.abstractmethod
+    def load_node_list(
+        self,
+        cluster: str,
+        *,
+        subcluster: str | None,
+        host_filter: str | None,
+        metrics: Sequence[str] | None,
+        scopes: Sequence[MetricScope],
+        resolution: int,
+        start: int,
+        stop: int,
+        page: int,
+        items_per_page: int,
+    ) -> NodeListPage:
+        """One page (``page`` counts from 1) of the cluster's hosts, sorted by name, whose
+        name contains ``host_filter``, each with its series from ``start`` to ``stop``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""

@@ -1,0 +1,166 @@
+"""Where a job's metric data is read from: the metric store while it runs, the archive after.
+
+:class:`JobMetricData` gives every reader (REST, GraphQL, the web app) the same shapes
+whichever source answers:
+
+* a job that runs, or whose archiving has not finished, is read from its cluster's metric
+  data backend at the requested resolution;
+* an archived job is read from the job archive (the decoded ``data.json`` of recently read
+  jobs is kept in a bounded cache), restricted to the requested metrics and scopes, and
+  resampled (LTTB) when a coarser resolution is asked for;
+* a metric with many series gets its statistics series (min/median/max per time step),
+  which plots show instead of a line per series.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from cc_backend.archive import JobArchive
+from cc_backend.domain.cluster import MetricScope
+from cc_backend.domain.job import Job, JobState, MonitoringStatus
+from cc_backend.domain.jobdata import JobData, JobMetric, MetricStatistics
+from cc_backend.metricdata.base import MetricDataRepository
+from cc_backend.metricdata.resample import resample_metrics
+from cc_backend.metricdata.statistics_series import JOB_MIN_SERIES, add_statistics_series
+
+__all__ = ["ArchiveDataCache", "JobMetricData"]
+
+
+class ArchiveDataCache:
+    """The decoded metric data of the most recently read archived jobs (thread-safe LRU)."""
+
+    def __init__(self, archive: JobArchive, max_jobs: int = 64) -> None:
+        self.archive = archive
+        self.max_jobs = max_jobs
+        self._entries: OrderedDict[tuple[str, int, int], JobData] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def load(self, job: Job) -> JobData:
+        """The archived data of ``job`` (NotFound / InvalidInput as the archive raises)."""
+        key = (job.cluster, job.job_id, job.start_time)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found
+            self.misses += 1
+        data = self.archive.load_data(job)
+        with self._lock:
+            self._entries[key] = data
+            while len(self._entries) > self.max_jobs:
+                self._entries.popitem(last=False)
+        return data
+
+    def forget(self, job: Job) -> None:
+        """Drop ``job`` from the cache (after its archived data changed)."""
+        with self._lock:
+            self._entries.pop((job.cluster, job.job_id, job.start_time), None)
+
+
+def _from_store(job: Job) -> bool:
+    """Whether ``job``'s data still lives in the metric store rather than in the archive."""
+    return (
+        job.job_state is JobState.RUNNING
+        or job.monitoring_status is not MonitoringStatus.ARCHIVING_SUCCESSFUL
+    )
+
+
+class JobMetricData:
+    """Loads job metric data from the right source (see the module docstring)."""
+
+    def __init__(
+        self,
+        metric_data: Callable[[str], MetricDataRepository],
+        archive_cache: ArchiveDataCache,
+        *,
+        statistics_series_from: int = JOB_MIN_SERIES,
+    ) -> None:
+        self.metric_data = metric_data
+        self.archive_cache = archive_cache
+        self.statistics_series_from = statistics_series_from
+
+    def load(
+        self,
+        job: Job,
+        metrics: Sequence[str] | None = None,
+        scopes: Sequence[MetricScope] = (MetricScope.NODE,),
+        resolution: int = 0,
+    ) -> JobData:
+        """``job``'s series of ``metrics`` (None: all) at ``scopes`` and ``resolution``
+        seconds (0: native), with statistics series where a metric has many series."""
+        if _from_store(job):
+            data = self.metric_data(job.cluster).load_data(job, metrics, scopes, resolution)
+        else:
+            data = self._from_archive(job, metrics, scopes, resolution)
+        return JobData(
+            {
+                name: {
+                    scope: add_statistics_series(metric, min_series=self.statistics_series_from)
+                    for scope, metric in by_scope.items()
+                }
+                for name, by_scope in data.items()
+            }
+        )
+
+    def load_stats(
+        self, job: Job, metrics: Sequence[str]
+    ) -> dict[str, dict[str, MetricStatistics]]:
+        """Node-scope statistics per metric and host, from the store or the archive."""
+        if _from_store(job):
+            return self.metric_data(job.cluster).load_stats(job, metrics)
+        data = self.archive_cache.load(job)
+        stats: dict[str, dict[str, MetricStatistics]] = {}
+        for name in metrics:
+            node = data.root.get(name, {}).get(MetricScope.NODE)
+            if node is not None:
+                stats[name] = {s.hostname: s.statistics for s in node.series}
+        return stats
+
+    def _from_archive(
+        self,
+        job: Job,
+        metrics: Sequence[str] | None,
+        scopes: Sequence[MetricScope],
+        resolution: int,
+    ) -> JobData:
+        archived = self.archive_cache.load(job)
+        names = (
+            list(archived.metrics()) if metrics is None else [m for m in metrics if m in archived]
+        )
+        selected: dict[str, dict[MetricScope, JobMetric]] = {}
+        for name in names:
+            available = archived[name]
+            chosen = {scope: available[scope] for scope in scopes if scope in available}
+            if not chosen:
+                # The archive keeps fewer scopes than can be asked for: serve the finest
+                # scope it has that is still coarser than every requested one, or node.
+                fallback = _closest_scope(list(available), scopes)
+                if fallback is not None:
+                    chosen = {fallback: available[fallback]}
+            if chosen:
+                selected[name] = chosen
+        if resolution > 0:
+            flat = [(name, scope) for name, by_scope in selected.items() for scope in by_scope]
+            resampled = resample_metrics([selected[n][s] for n, s in flat], resolution)
+            for (name, scope), metric in zip(flat, resampled, strict=True):
+                selected[name][scope] = metric
+        return JobData(selected)
+
+
+def _closest_scope(
+    available: Sequence[MetricScope], requested: Sequence[MetricScope]
+) -> MetricScope | None:
+    """Of the archived scopes, the finest one not finer than any requested scope."""
+    if not requested:
+        return None
+    coarsest_request = MetricScope.coarsest(requested)
+    usable = [s for s in available if not s.is_finer_than(coarsest_request)]
+    if not usable:
+        return None
+    return min(usable, key=lambda s: s.granularity)

@@ -1,0 +1,1 @@
+"""Periodic background work of the server (durations, footprints, metric store upkeep)."""
