@@ -6,7 +6,8 @@ import itertools
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from dotenv import dotenv_values
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
 
 from cc_backend.archive import JobArchive, open_archive_url
 from cc_backend.auth.keys import load_private_key
@@ -25,7 +29,7 @@ from cc_backend.config import load_config, load_secrets
 from cc_backend.demo import demo_clusters
 from cc_backend.domain.job import Job
 from cc_backend.domain.user import User
-from cc_backend.server import Backends, build_backends
+from cc_backend.server import Backends, build_backends, make_api_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,3 +214,60 @@ def backends(api_site: Path, site_config: dict[str, dict[str, Any]]) -> Iterator
     built = build_backends(config, load_secrets(api_site / "config.json"))
     yield built
     built.close()
+
+
+@dataclass
+class Api:
+    """An HTTP client bound to the test server, sending the adapter's token by default."""
+
+    base: str
+    token: str
+    backends: Backends
+    client: AsyncHTTPClient = field(default_factory=AsyncHTTPClient)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HTTPResponse:
+        """Send a request; ``body`` is JSON-encoded, ``raw`` is sent as is; ``token=""``
+        sends none. Never raises for an HTTP error status."""
+        sent = {"X-AUTH-TOKEN": self.token if token is None else token, **(headers or {})}
+        if not sent["X-AUTH-TOKEN"]:
+            del sent["X-AUTH-TOKEN"]
+        payload = raw if raw is not None else (None if body is None else json.dumps(body))
+        if payload is None and method in ("POST", "PUT", "PATCH"):
+            payload = b""
+        return await self.client.fetch(
+            self.base + path,
+            method=method,
+            body=payload,
+            headers=sent,
+            raise_error=False,
+            allow_nonstandard_methods=True,
+        )
+
+    @staticmethod
+    def body(response: HTTPResponse) -> Any:
+        """The JSON body of ``response``."""
+        return json.loads(response.body)
+
+    def job_count(self) -> int:
+        """Number of jobs in the database (all users)."""
+        return self.backends.jobs.count(actor=None)
+
+
+@pytest.fixture
+async def api(backends: Backends, token_for: Callable[..., str]) -> AsyncIterator[Api]:
+    """The API of the site on a free 127.0.0.1 port, with the adapter's token."""
+    sock, port = bind_unused_port()
+    server = HTTPServer(make_api_app(backends))
+    server.add_sockets([sock])
+    yield Api(f"http://127.0.0.1:{port}", token_for("adapter"), backends)
+    server.stop()
+    await server.close_all_connections()

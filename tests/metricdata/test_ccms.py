@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import pytest
-from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from cc_backend.config import load_config_data
@@ -28,7 +27,7 @@ from cc_backend.domain.jobdata import JobData, MetricStatistics
 from cc_backend.metricdata.ccms import CCMetricStoreData, HttpQueryTransport
 from cc_backend.metricdata.registry import MetricDataSources
 from cc_backend.metricstore import MetricStore
-from cc_backend.server import Backends, make_api_app
+from tests.conftest import Api
 from tests.metric_lines import (
     TIMESTEP,
     Samples,
@@ -39,21 +38,8 @@ from tests.metric_lines import (
     statistics,
     to_payload,
 )
-from tests.web.conftest import Api
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-async def api(backends: Backends, token_for: Callable[..., str]) -> AsyncIterator[Api]:
-    """The site served on a free 127.0.0.1 port, with the token of a user of role ``api``
-    (as ``tests/web``'s fixture of the same name)."""
-    sock, port = bind_unused_port()
-    server = HTTPServer(make_api_app(backends))
-    server.add_sockets([sock])
-    yield Api(f"http://127.0.0.1:{port}", token_for("adapter"), backends)
-    server.stop()
-    await server.close_all_connections()
 
 
 STEPS = 6

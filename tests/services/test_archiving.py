@@ -24,6 +24,7 @@ from cc_backend.metricstore.models import ApiQueryRequest, ApiQueryResponse
 from cc_backend.server import Backends, build_backends
 from cc_backend.services.archiving import Archiver, RetryPolicy, archive_scopes
 from cc_backend.services.requests import StopJobRequest
+from tests.metric_lines import TIMESTEP, node_samples, to_payload
 
 ADAPTER = User.build("adapter", ["api"])
 HOST = "f0101"
@@ -36,19 +37,18 @@ def _now() -> int:
     return int(time.time()) // 60 * 60
 
 
+def _constant(metric: str, _host: str, _position: int, _step: int) -> float:
+    return CPU_LOAD if metric == "cpu_load" else FLOPS_PER_THREAD
+
+
 def push_job_metrics(backends: Backends, host: str, start: int, stop: int) -> int:
-    """Line protocol for ``host`` from ``start`` to ``stop`` (60 s steps): cpu_load per node,
-    flops_any per hardware thread; returns the number of lines stored."""
-    lines = []
-    for ts in range(start, stop + 1, 60):
-        lines.append(f"cpu_load,cluster=fritz,hostname={host},type=node value={CPU_LOAD} {ts}")
-        lines.extend(
-            f"flops_any,cluster=fritz,hostname={host},type=hwthread,type-id={t} "
-            f"value={FLOPS_PER_THREAD} {ts}"
-            for t in range(72)
-        )
+    """Line protocol for ``host`` from ``start`` to ``stop`` (60 s steps): cpu_load per node
+    and flops_any per hardware thread, constant; returns the number of lines stored."""
+    fritz = backends.clusters.get("fritz")
+    steps = (stop - start) // TIMESTEP + 1
+    samples = node_samples(fritz, host, ["cpu_load", "flops_any"], start, steps, value=_constant)
     assert backends.metric_store is not None
-    result = backends.metric_store.ingest("\n".join(lines).encode())
+    result = backends.metric_store.ingest(to_payload(samples))
     assert result.rejected == 0, result.errors[:3]
     return result.written
 

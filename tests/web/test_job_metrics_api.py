@@ -15,6 +15,7 @@ import pytest
 
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.job import MonitoringStatus
+from tests.conftest import Api
 from tests.metric_lines import (
     TIMESTEP,
     Samples,
@@ -25,7 +26,6 @@ from tests.metric_lines import (
     statistics,
     to_payload,
 )
-from tests.web.conftest import Api
 
 STEPS = 8
 #: Metrics pushed for the job's node: measured per node, per hwthread (avg, sum), per socket.
