@@ -41,7 +41,7 @@ from cc_backend.stats.site_index import SiteIndex
 from cc_backend.tasks.periodic import PeriodicTasks
 from cc_backend.tasks.running_jobs import refresh_durations, refresh_footprints
 from cc_backend.web.auth import ApiAuthenticator
-from cc_backend.web.routes import api_routes
+from cc_backend.web.routes import api_routes, graphql_routes
 from cc_backend.web.swagger import swagger_routes
 
 if TYPE_CHECKING:
@@ -182,7 +182,8 @@ def make_api_app(
 ) -> tornado.web.Application:
     """A Tornado application serving only the REST API (no Panel pages): for tests,
     benchmarks and embedding; ``dev`` adds Swagger UI. ``settings`` go to the application."""
-    routes = api_routes(backends) + (swagger_routes() if dev else [])
+    routes = api_routes(backends) + graphql_routes(backends, dev=dev)
+    routes += swagger_routes() if dev else []
     return tornado.web.Application(routes, backends=backends, **settings)
 
 
@@ -244,7 +245,9 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
             websocket_origin=origins,
             cookie_secret=cookie_secret,
             autoreload=dev,
-            extra_patterns=api_routes(backends) + (swagger_routes() if dev else []),
+            extra_patterns=api_routes(backends)
+            + graphql_routes(backends, dev=dev)
+            + (swagger_routes() if dev else []),
         )
     except OSError as exc:
         backends.close()

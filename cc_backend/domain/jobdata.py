@@ -13,7 +13,7 @@ that reading back what was written gives equal data.
 from __future__ import annotations
 
 import math
-from collections.abc import ItemsView, Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -247,6 +247,22 @@ class JobStatistics(_Model):
     max: NullableFloat
 
 
+def job_statistics_of(
+    node_statistics: Sequence[MetricStatistics], unit: Unit, num_nodes: int
+) -> JobStatistics:
+    """A metric's job-wide statistics from the statistics of its node-scope series, as
+    cc-backend derives them: ``avg`` is the sum of the series averages divided by
+    ``num_nodes`` (rounded to two digits), ``min``/``max`` the extremes of the series."""
+    if num_nodes < 1:
+        raise InvalidInput(f"num_nodes must be positive, got {num_nodes}")
+    return JobStatistics(
+        unit=unit,
+        avg=round(sum(s.avg for s in node_statistics) / num_nodes, 2),
+        min=_extreme([s.min for s in node_statistics], min),
+        max=_extreme([s.max for s in node_statistics], max),
+    )
+
+
 class JobData(RootModel[dict[str, dict[MetricScope, JobMetric]]]):
     """The metric data of a job: metric name -> scope -> :class:`JobMetric`."""
 
@@ -331,10 +347,5 @@ class JobData(RootModel[dict[str, dict[MetricScope, JobMetric]]]):
             if node is None or not node.series:
                 continue
             stats = [s.statistics for s in node.series]
-            result[metric] = JobStatistics(
-                unit=node.unit,
-                avg=round(sum(s.avg for s in stats) / num_nodes, 2),
-                min=_extreme([s.min for s in stats], min),
-                max=_extreme([s.max for s in stats], max),
-            )
+            result[metric] = job_statistics_of(stats, node.unit, num_nodes)
         return result

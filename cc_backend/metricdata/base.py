@@ -13,18 +13,18 @@ request that names an unknown metric raises :class:`~cc_backend.domain.errors.In
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.job import Job
-from cc_backend.domain.jobdata import JobData, JobMetric, MetricStatistics, ScopedStatistics
+from cc_backend.domain.jobdata import JobData, MetricStatistics, ScopedStatistics
 
 __all__ = ["MetricDataRepository", "NodeData", "NodeListPage"]
 
-#: Node data of a cluster: host name -> metric name -> one entry per scope delivered.
-NodeData = dict[str, dict[str, list[JobMetric]]]
+#: Node data of a cluster: host name -> that host's metric data (metric -> scope -> series).
+NodeData = dict[str, JobData]
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,11 @@ class MetricDataRepository(abc.ABC):
         stop: int,
         page: int,
         items_per_page: int,
+        only_hosts: Collection[str] | None = None,
     ) -> NodeListPage:
-        """One page (``page`` counts from 1) of the cluster's hosts, sorted by name, whose
-        name contains ``host_filter``, each with its series from ``start`` to ``stop``."""
+        """One page (``page`` counts from 1; ``items_per_page`` 0: all) of the cluster's
+        hosts, sorted by name, whose name contains ``host_filter`` (and that are among
+        ``only_hosts`` when given), each with its series from ``start`` to ``stop``."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -205,8 +205,7 @@ class CCMetricStoreData(MetricDataRepository):
         for (host, subcluster), host_queries in per_host:
             chunk = answers[position : position + len(host_queries)]
             position += len(host_queries)
-            host_data = self._job_data(found, subcluster, host_queries, chunk)
-            data[host] = {metric: list(by_scope.values()) for metric, by_scope in host_data.items()}
+            data[host] = self._job_data(found, subcluster, host_queries, chunk)
         return data
 
     def load_node_list(
@@ -222,6 +221,7 @@ class CCMetricStoreData(MetricDataRepository):
         stop: int,
         page: int,
         items_per_page: int,
+        only_hosts: Collection[str] | None = None,
     ) -> NodeListPage:
         found = self.cluster_of(cluster)
         hosts = sorted(
@@ -229,7 +229,8 @@ class CCMetricStoreData(MetricDataRepository):
             for sc in found.sub_clusters
             if subcluster in (None, sc.name)
             for host in sc.hosts
-            if not host_filter or host_filter in host
+            if (not host_filter or host_filter in host)
+            and (only_hosts is None or host in only_hosts)
         )
         first = max(page - 1, 0) * items_per_page
         selected = hosts[first : first + items_per_page] if items_per_page > 0 else hosts

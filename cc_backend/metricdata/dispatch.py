@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from cc_backend.archive import JobArchive
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.job import Job, JobState, MonitoringStatus
-from cc_backend.domain.jobdata import JobData, JobMetric, MetricStatistics
+from cc_backend.domain.jobdata import (
+    JobData,
+    JobMetric,
+    JobStatistics,
+    MetricStatistics,
+    ScopedStatistics,
+    SeriesStatistics,
+    job_statistics_of,
+)
+from cc_backend.domain.units import Unit
 from cc_backend.metricdata.base import MetricDataRepository
 from cc_backend.metricdata.resample import resample_metrics
 from cc_backend.metricdata.statistics_series import JOB_MIN_SERIES, add_statistics_series
@@ -121,6 +130,39 @@ class JobMetricData:
             if node is not None:
                 stats[name] = {s.hostname: s.statistics for s in node.series}
         return stats
+
+    def job_stats(
+        self, job: Job, metrics: Sequence[str] | None, units: Mapping[str, Unit]
+    ) -> dict[str, JobStatistics]:
+        """Job-wide avg/min/max per metric (``metrics`` None: those of ``units``), as the
+        archiver derives them; ``units`` gives each metric's unit."""
+        names = list(metrics) if metrics is not None else list(units)
+        per_host = self.load_stats(job, [n for n in names if n in units])
+        return {
+            name: job_statistics_of(list(hosts.values()), units[name], max(job.num_nodes, 1))
+            for name, hosts in per_host.items()
+            if hosts
+        }
+
+    def load_scoped_stats(
+        self, job: Job, metrics: Sequence[str] | None, scopes: Sequence[MetricScope]
+    ) -> ScopedStatistics:
+        """Statistics per metric, scope and series, from the store or the archive."""
+        if _from_store(job):
+            return self.metric_data(job.cluster).load_scoped_stats(job, metrics, scopes)
+        data = self._from_archive(job, metrics, scopes, 0)
+        return {
+            name: {
+                scope: [
+                    SeriesStatistics(
+                        s.hostname, s.id, s.statistics.avg, s.statistics.min, s.statistics.max
+                    )
+                    for s in metric.series
+                ]
+                for scope, metric in by_scope.items()
+            }
+            for name, by_scope in data.items()
+        }
 
     def _from_archive(
         self,

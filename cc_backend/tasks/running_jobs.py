@@ -8,6 +8,7 @@ and footprint like finished ones.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -15,13 +16,12 @@ from cc_backend.domain.errors import CCError
 from cc_backend.domain.filters import JobFilter, PageRequest
 from cc_backend.domain.footprint import FootprintPlan, job_subcluster
 from cc_backend.domain.job import Job, JobState
-from cc_backend.domain.jobdata import JobStatistics, MetricStatistics
-from cc_backend.domain.units import Unit
+from cc_backend.domain.jobdata import job_statistics_of
 from cc_backend.metricdata.base import MetricDataRepository
 from cc_backend.repository.jobs import JobRepository
 from cc_backend.services.clusters import ClusterCatalog
 
-__all__ = ["job_statistics_of_hosts", "refresh_durations", "refresh_footprints"]
+__all__ = ["refresh_durations", "refresh_footprints"]
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +32,6 @@ _PAGE = 500
 def refresh_durations(jobs: JobRepository, clock: Callable[[], float] = time.time) -> int:
     """Set every running job's duration to the time since its start; return how many."""
     return jobs.refresh_running_durations(int(clock()))
-
-
-def job_statistics_of_hosts(
-    per_host: dict[str, MetricStatistics], unit: Unit, num_nodes: int
-) -> JobStatistics:
-    """A metric's job statistics from its node-scope statistics per host (as the archiver
-    derives them: the averages summed over hosts divided by the node count)."""
-    values = list(per_host.values())
-    finite = [v for v in values if v.avg == v.avg]
-    return JobStatistics.model_validate(
-        {
-            "unit": unit,
-            "avg": round(sum(v.avg for v in finite) / max(num_nodes, 1), 2) if finite else None,
-            "min": min((v.min for v in finite), default=None),
-            "max": max((v.max for v in finite), default=None),
-        }
-    )
 
 
 def refresh_footprints(
@@ -88,11 +71,13 @@ def _refresh_one(
         return 0
     stats = metric_data(job.cluster).load_stats(job, metrics)
     statistics = {
-        name: job_statistics_of_hosts(
-            per_host, cluster.metric_config(plan.subcluster, name).unit, job.num_nodes
+        name: job_statistics_of(
+            list(per_host.values()),
+            cluster.metric_config(plan.subcluster, name).unit,
+            job.num_nodes,
         )
         for name, per_host in stats.items()
-        if any(v.avg == v.avg for v in per_host.values())  # some finite value
+        if any(math.isfinite(v.avg) for v in per_host.values())
     }
     if not statistics:  # no data yet: leave the job as it is rather than write zeros
         return 0

@@ -15,6 +15,8 @@ from tornado.web import RequestHandler
 
 from cc_backend.auth.local import LoginLimiter
 from cc_backend.web.auth import Access
+from cc_backend.web.graphql.handler import GraphQLHandler
+from cc_backend.web.graphql.playground import playground_routes
 from cc_backend.web.rest.base import NotFoundHandler
 from cc_backend.web.rest.clusters import ClusterListHandler
 from cc_backend.web.rest.config_admin import (
@@ -56,6 +58,7 @@ __all__ = [
     "USER_API_ROUTES",
     "Route",
     "api_routes",
+    "graphql_routes",
 ]
 
 #: A Tornado rule: pattern, handler class, handler init arguments.
@@ -139,3 +142,12 @@ def api_routes(backends: Backends | None = None) -> list[Route]:
     for prefix in ("/api", "/userapi", "/config", "/frontend", "/metricstore"):
         rules.append((prefix + r"/.*", NotFoundHandler, dict(extra)))
     return rules
+
+
+def graphql_routes(backends: Backends | None = None, *, dev: bool = False) -> list[Route]:
+    """``/query`` (GraphQL, by API token or login session, as cc-backend serves it with the
+    pages) and, with ``dev``, GraphiQL at ``/playground``; like :func:`api_routes`, the
+    handler takes ``backends`` as init argument or from the application settings."""
+    extra: dict[str, Any] = {} if backends is None else {"backends": backends}
+    rules: list[Route] = [("/query", GraphQLHandler, extra)]
+    return rules + (playground_routes() if dev else [])

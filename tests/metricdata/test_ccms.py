@@ -325,11 +325,11 @@ async def test_node_data_over_http(
     assert nodes == in_process.load_node_data(*args, **window)
     assert sorted(nodes) == ["f0101", "f0102"]
     for host in ("f0101", "f0102"):
-        [mem_used] = nodes[host]["mem_used"]
+        mem_used = nodes[host]["mem_used"][MetricScope.NODE]
         assert mem_used.series[0].data.tolist() == list(
             pick(samples, metric="mem_used", host=host)[0].values
         )
-        [mem_bw] = nodes[host]["mem_bw"]
+        mem_bw = nodes[host]["mem_bw"][MetricScope.NODE]
         expected = combine(pick(samples, metric="mem_bw", host=host), "sum")
         assert mem_bw.series[0].data.tolist() == expected
 
