@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -252,6 +253,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(_config_path(args), addr=args.addr, dev=args.dev)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from cc_backend.demo.simulator import SimulatorSettings, simulate  # noqa: PLC0415
+
+    token = args.token or os.environ.get("CC_BACKEND_TOKEN", "")
+    if not token:
+        raise ConfigError(
+            ["--token: an API token is needed (or CC_BACKEND_TOKEN), e.g. `cc-backend jwt USER`"]
+        )
+    settings = SimulatorSettings(
+        jobs=args.jobs,
+        min_minutes=args.min_minutes,
+        max_minutes=args.max_minutes,
+        clusters=tuple(args.cluster or ()),
+        idle_nodes=not args.no_idle_nodes,
+        seed=args.seed,
+    )
+    if args.log_level is None:
+        logging.getLogger("cc_backend.demo").setLevel(logging.INFO)
+    asyncio.run(simulate(args.url, token, settings))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cc-backend",
@@ -305,6 +330,39 @@ def build_parser() -> argparse.ArgumentParser:
     serve = add("serve", cmd_serve, "run the web server (API and web app)")
     serve.add_argument("--addr", metavar="HOST:PORT", help="listen address (default: main.addr)")
     serve.add_argument("--dev", action="store_true", help="development mode (autoreload, tools)")
+    simulate = add(
+        "simulate",
+        cmd_simulate,
+        "run live demo jobs on a server's demo clusters: start them over the REST API, push "
+        "their metrics to the built-in metric store, stop them (until Ctrl-C; the jobs are "
+        "left running then and taken over by the next run)",
+    )
+    simulate.add_argument(
+        "--url", default="http://127.0.0.1:8080", help="the server (default: %(default)s)"
+    )
+    simulate.add_argument(
+        "--token", help="API token of a user with the api role (default: $CC_BACKEND_TOKEN)"
+    )
+    simulate.add_argument(
+        "--jobs", type=int, default=12, metavar="N", help="running jobs per cluster (12)"
+    )
+    simulate.add_argument(
+        "--min-minutes", type=float, default=2.0, metavar="M", help="shortest run time (2)"
+    )
+    simulate.add_argument(
+        "--max-minutes",
+        type=float,
+        default=20.0,
+        metavar="M",
+        help="longest run time, the jobs' wall time (20)",
+    )
+    simulate.add_argument(
+        "--cluster", action="append", metavar="NAME", help="run jobs only here (repeatable)"
+    )
+    simulate.add_argument(
+        "--no-idle-nodes", action="store_true", help="only nodes with a job report metrics"
+    )
+    simulate.add_argument("--seed", type=int, help="random seed (default: a new one each run)")
     return parser
 
 

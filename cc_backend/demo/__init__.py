@@ -15,7 +15,10 @@ Modules: :mod:`~cc_backend.demo.clusters` (the cluster descriptions),
 :mod:`~cc_backend.demo.metrics` (what jobs do and what the metrics then show),
 :mod:`~cc_backend.demo.layout` and :mod:`~cc_backend.demo.series` (time series),
 :mod:`~cc_backend.demo.stats` (statistics without series) and
-:mod:`~cc_backend.demo.generate` (putting it together).
+:mod:`~cc_backend.demo.generate` (putting it together). :mod:`~cc_backend.demo.simulator`
+runs live jobs against a running server (with :mod:`~cc_backend.demo.live_jobs`,
+:mod:`~cc_backend.demo.live_values`, :mod:`~cc_backend.demo.occupancy`,
+:mod:`~cc_backend.demo.live_clock` and :mod:`~cc_backend.demo.api_client`).
 """
 
 from cc_backend.demo.apps import APPS, App

@@ -30,6 +30,7 @@ __all__ = [
     "FINE_METRICS",
     "PERCENTILES",
     "STATS_SERIES_ABOVE",
+    "inputs",
     "job_data",
     "statistics_series",
 ]
@@ -182,7 +183,7 @@ def job_data(
         plan = plan_metric(metric, layout, fine and metric.name in FINE_METRICS)
         units = len(plan.ids[0]) if plan.ids else 1
         values = np.broadcast_to(
-            metric_value(metric, _inputs(signals, levels, plan.scale, gpus), plan.share),
+            metric_value(metric, inputs(signals, levels, plan.scale, gpus), plan.share),
             (nodes, units, points),
         )
         noisy = units > 1 or plan.scope is not None
@@ -229,7 +230,8 @@ class _Rows:
         self.parts.append(values)
 
 
-def _inputs(signals: Signals, levels: Levels, scale: FloatArray, gpus: int) -> Inputs:
+def inputs(signals: Signals, levels: Levels, scale: FloatArray, gpus: int) -> Inputs:
+    """The formula inputs of a job's units: signals scaled by the units' busy share."""
     return Inputs(
         busy=signals.busy * scale,
         flops=signals.flops * scale,
