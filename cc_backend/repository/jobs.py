@@ -530,12 +530,28 @@ class JobRepository:
         Clusters and host names are sorted, each host listed once; clusters without such
         jobs are left out. A job whose resource list cannot be read is skipped.
         """
-        query = sa.select(job.c.cluster, job.c.resources).where(
-            job.c.job_state == state_to_db(JobState.RUNNING), job.c.start_time < before
+        hosts = self._running_hosts(job.c.cluster, job.c.start_time < before)
+        return {cluster: sorted(names) for cluster, names in sorted(hosts.items())}
+
+    def allocated_hosts(self, cluster: str) -> dict[str, int]:
+        """Per subcluster of ``cluster``: how many distinct hosts running jobs occupy.
+
+        Subclusters without running jobs are left out; a job whose resource list cannot
+        be read is skipped.
+        """
+        hosts = self._running_hosts(job.c.subcluster, job.c.cluster == cluster)
+        return {name: len(found) for name, found in sorted(hosts.items())}
+
+    def _running_hosts(
+        self, group: sa.Column[Any], condition: sa.ColumnElement[bool]
+    ) -> dict[str, set[str]]:
+        """Host names of the running jobs matching ``condition``, by the value of ``group``."""
+        query = sa.select(group, job.c.resources).where(
+            job.c.job_state == state_to_db(JobState.RUNNING), condition
         )
         hosts: dict[str, set[str]] = {}
         with self.db.engine.connect() as conn:
-            for cluster, raw in conn.execute(query):
+            for key, raw in conn.execute(query):
                 try:
                     resources = orjson.loads(raw or b"[]")
                 except orjson.JSONDecodeError:
@@ -548,8 +564,8 @@ class JobRepository:
                     if isinstance(r, dict) and isinstance(r.get("hostname"), str)
                 }
                 if names:
-                    hosts.setdefault(str(cluster), set()).update(names)
-        return {cluster: sorted(names) for cluster, names in sorted(hosts.items())}
+                    hosts.setdefault(str(key), set()).update(names)
+        return hosts
 
     # -- helpers --------------------------------------------------------------------------
 

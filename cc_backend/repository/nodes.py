@@ -19,11 +19,9 @@ from sqlalchemy.engine import Connection
 
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.filters import StringInput
-from cc_backend.domain.job import JobState
 from cc_backend.repository import dialect
 from cc_backend.repository.database import Database
 from cc_backend.repository.job_filters import string_condition
-from cc_backend.repository.rows import state_to_db
 from cc_backend.repository.schema import job, node, node_state
 
 __all__ = [
@@ -255,52 +253,7 @@ class NodeRepository:
         "Most recent" is the largest time stamp; of equal time stamps the row stored last.
         Ordered by cluster and host name; nodes never reported are left out.
         """
-        rank = (
-            sa.func.row_number()
-            .over(
-                partition_by=node_state.c.node_id,
-                order_by=(node_state.c.time_stamp.desc(), node_state.c.id.desc()),
-            )
-            .label("rank")
-        )
-        ranked = sa.select(node_state, rank).subquery("ranked")
-        query = (
-            sa.select(
-                node.c.id,
-                node.c.hostname,
-                node.c.cluster,
-                node.c.subcluster,
-                ranked.c.time_stamp,
-                ranked.c.node_state,
-                ranked.c.health_state,
-                ranked.c.cpus_allocated,
-                ranked.c.memory_allocated,
-                ranked.c.gpus_allocated,
-                ranked.c.jobs_running,
-            )
-            .join(ranked, ranked.c.node_id == node.c.id)
-            .where(ranked.c.rank == 1)
-            .order_by(node.c.cluster, node.c.hostname)
-        )
-        if cluster is not None:
-            query = query.where(node.c.cluster == cluster)
-        with self.db.engine.connect() as conn:
-            return [
-                NodeStatus(
-                    id=int(row.id),
-                    hostname=row.hostname,
-                    cluster=row.cluster,
-                    subcluster=row.subcluster,
-                    time_stamp=int(row.time_stamp),
-                    node_state=SchedulerState(row.node_state),
-                    health_state=HealthState(row.health_state),
-                    cpus_allocated=int(row.cpus_allocated),
-                    memory_allocated=int(row.memory_allocated),
-                    gpus_allocated=int(row.gpus_allocated),
-                    jobs_running=int(row.jobs_running),
-                )
-                for row in conn.execute(query)
-            ]
+        return self._latest(node.c.cluster == cluster if cluster is not None else None)
 
     def state_history(self, cluster: str, hostname: str) -> list[tuple[int, SchedulerState]]:
         """Time stamp and scheduler state of every report of one node, oldest first."""
@@ -323,6 +276,16 @@ class NodeRepository:
         latest report only, so a node is listed with its current state or not at all.
         Ordered by cluster and host name; nodes never reported are left out.
         """
+        conditions = [*_node_conditions(filters, self.db.dialect)]
+        if node_id is not None:
+            conditions.append(node.c.id == node_id)
+        return self._latest(*conditions, state_filters=filters)
+
+    def _latest(
+        self, *conditions: Any, state_filters: Sequence[NodeFilter] = ()
+    ) -> list[NodeStatus]:
+        """Nodes matching ``conditions`` with their latest report, if it matches
+        ``state_filters``; ordered by cluster and host name."""
         latest = _latest_reports()
         query = (
             sa.select(
@@ -341,13 +304,11 @@ class NodeRepository:
             .join(latest, latest.c.node_id == node.c.id)
             .where(
                 latest.c.rank == 1,
-                *_node_conditions(filters, self.db.dialect),
-                *_state_conditions(filters, latest),
+                *(c for c in conditions if c is not None),
+                *_state_conditions(state_filters, latest),
             )
             .order_by(node.c.cluster, node.c.hostname)
         )
-        if node_id is not None:
-            query = query.where(node.c.id == node_id)
         with self.db.engine.connect() as conn:
             return [
                 NodeStatus(
@@ -405,32 +366,6 @@ class NodeRepository:
         query = sa.select(node.c.id, node.c.meta_data).where(node.c.id.in_(list(node_ids)))
         with self.db.engine.connect() as conn:
             return {int(i): _decode_meta(raw, int(i)) for i, raw in conn.execute(query)}
-
-    def allocated_hosts(self, cluster: str) -> dict[str, int]:
-        """Per subcluster of ``cluster``: how many distinct hosts running jobs occupy.
-
-        Read from the running jobs' resource lists; subclusters without running jobs are
-        left out, and a job whose resource list cannot be read is skipped.
-        """
-        query = sa.select(job.c.subcluster, job.c.resources).where(
-            job.c.cluster == cluster, job.c.job_state == state_to_db(JobState.RUNNING)
-        )
-        hosts: dict[str, set[str]] = {}
-        with self.db.engine.connect() as conn:
-            for subcluster, raw in conn.execute(query):
-                try:
-                    resources = orjson.loads(raw or b"[]")
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(resources, list):
-                    continue
-                names = {
-                    r["hostname"]
-                    for r in resources
-                    if isinstance(r, dict) and isinstance(r.get("hostname"), str)
-                }
-                hosts.setdefault(str(subcluster), set()).update(names)
-        return {name: len(found) for name, found in sorted(hosts.items())}
 
     def partitions(self, cluster: str) -> list[str]:
         """The scheduler partitions that jobs of ``cluster`` ran in, sorted (empty ones left

@@ -104,7 +104,7 @@ async def resolve_global_metrics(_: Any, info: Info) -> list[GlobalMetric]:
 @query.field("allocatedNodes")
 async def resolve_allocated_nodes(_: Any, info: Info, cluster: str) -> list[dict[str, Any]]:
     context = context_of(info)
-    counts = await context.run(context.backends.nodes.allocated_hosts, cluster)
+    counts = await context.run(context.backends.jobs.allocated_hosts, cluster)
     return [{"name": name, "count": count} for name, count in counts.items()]
 
 
