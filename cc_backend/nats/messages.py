@@ -14,6 +14,17 @@ Inside the quoted field value a double quote and a backslash are escaped with a 
 without an ``event`` field and points of another measurement are not commands
 (:func:`job_command` and :func:`node_state_command` return ``None`` for them).
 
+The job event subject also takes a *plain JSON* message, without the line-protocol
+wrapper: a message whose first non-blank character is ``{`` is one JSON object, the same
+payload a ``start_job`` or ``stop_job`` point would carry. (An earlier cc-backend revision
+offered exactly these bodies on separate start and stop subjects; cc-backend 1.5 has one job
+event subject, so the two kinds share it here.) Which one it is follows from the two
+payloads' required fields: a stop request always has ``stopTime`` and never ``resources``,
+a job to start always has ``resources``. So an object with ``stopTime`` and without
+``resources`` is a stop request; every other object is a job to start (a job's own
+``stopTime``, as in ``meta.json``, does not make it a stop). The payload is then parsed as
+strictly as in the line-protocol form, and errors name the form it was read as.
+
 All functions here are pure: they return typed commands or raise
 :class:`~cc_backend.domain.errors.InvalidInput` naming the problem.
 """
@@ -42,12 +53,15 @@ __all__ = [
     "StartJob",
     "StopJob",
     "UpdateNodeStates",
+    "command_job_id",
     "decode_job_events",
     "decode_node_states",
     "encode_event",
+    "is_plain_json",
     "iter_points",
     "job_command",
     "node_state_command",
+    "plain_job_command",
 ]
 
 #: Measurement of job start/stop events.
@@ -58,6 +72,9 @@ NODE_STATE_MEASUREMENT = "nodestate"
 FUNCTION_TAG = "function"
 #: String field holding the JSON payload.
 EVENT_FIELD = "event"
+#: Fields that tell a plain JSON stop request from a job to start.
+_STOP_FIELD = "stopTime"
+_START_FIELD = "resources"
 
 #: A decoded field value: string, float, integer (``i``/``u`` suffix) or boolean.
 FieldValue = str | float | int | bool
@@ -107,6 +124,13 @@ class UpdateNodeStates:
 
 #: What a job event asks for.
 JobCommand = StartJob | StopJob
+
+
+def command_job_id(command: JobCommand) -> int | None:
+    """The scheduler job id a job command is about (``None`` for a stop without one)."""
+    if isinstance(command, StartJob):
+        return command.job.job_id
+    return command.request.job_id
 
 
 # -- line protocol -------------------------------------------------------------------------
@@ -273,7 +297,7 @@ def encode_event(measurement: str, payload: object, tags: dict[str, str] | None 
 # -- payloads ------------------------------------------------------------------------------
 
 
-def _payload(event: str, target: type[_T], what: str, *, start: bool = False) -> _T:
+def _payload(event: bytes | str, target: type[_T], what: str, *, start: bool = False) -> _T:
     """Parse ``event`` strictly (as the REST API parses a body) into ``target``."""
 
     def running(data: object) -> object:
@@ -319,9 +343,36 @@ def node_state_command(point: Point) -> UpdateNodeStates | None:
     return UpdateNodeStates(_payload(event, NodeStatesRequest, "nodestate"))
 
 
+def is_plain_json(data: bytes | str) -> bool:
+    """Whether a job event message is in the plain JSON form (starts with ``{``)."""
+    stripped = data.lstrip()
+    return stripped[:1] in (b"{", "{")
+
+
+def plain_job_command(data: bytes | str) -> JobCommand:
+    """The command of a plain JSON job event (see the module docstring for the rule).
+
+    Raises :class:`InvalidInput` for malformed JSON or a payload that is not a valid job
+    (start) or stop request (stop).
+    """
+    try:
+        decoded = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"plain JSON job event: malformed JSON ({exc})") from None
+    if not isinstance(decoded, dict):
+        raise InvalidInput("plain JSON job event: expected a JSON object")
+    present = {key for key, value in decoded.items() if value is not None}
+    if _STOP_FIELD in present and _START_FIELD not in present:
+        return StopJob(_payload(data.strip(), StopJobRequest, "stop_job (plain JSON)"))
+    return StartJob(_payload(data.strip(), Job, "start_job (plain JSON)", start=True))
+
+
 def decode_job_events(data: bytes | str) -> list[JobCommand]:
-    """Every job command of a whole message; raises :class:`InvalidInput` on the first
-    problem. Points that are no job events are left out."""
+    """Every job command of a whole message, in either form; raises
+    :class:`InvalidInput` on the first problem. Points that are no job events are left
+    out."""
+    if is_plain_json(data):
+        return [plain_job_command(data)]
     commands = (job_command(point) for point in iter_points(data))
     return [command for command in commands if command is not None]
 

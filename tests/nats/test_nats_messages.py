@@ -9,10 +9,13 @@ from cc_backend.domain.job import JobState
 from cc_backend.nats import (
     StartJob,
     StopJob,
+    command_job_id,
     decode_job_events,
     decode_node_states,
     encode_event,
+    is_plain_json,
     iter_points,
+    plain_job_command,
 )
 
 START = (
@@ -88,3 +91,61 @@ def test_malformed(data: bytes, reason: str) -> None:
 def test_malformed_node_state_payload() -> None:
     with pytest.raises(InvalidInput, match="nodestate: cluster"):
         decode_node_states(encode_event("nodestate", {"nodes": []}))
+
+
+# -- plain JSON job events -----------------------------------------------------------------
+
+PLAIN_START = (
+    b'{"jobId": 1001, "user": "testuser", "project": "p", "cluster": "fritz", "numNodes": 1,'
+    b' "resources": [{"hostname": "f0101"}], "startTime": 1234567890}'
+)
+
+
+def test_plain_json_is_told_by_its_first_character() -> None:
+    assert is_plain_json(b' \n\t{"jobId": 1}')
+    assert is_plain_json('{"jobId": 1}')
+    assert not is_plain_json(START)
+    assert not is_plain_json(b"")
+
+
+def test_plain_json_without_stop_time_starts_a_running_job() -> None:
+    (command,) = decode_job_events(PLAIN_START)
+    assert isinstance(command, StartJob)
+    assert (command.job.job_id, command.job.job_state) == (1001, JobState.RUNNING)
+    assert command_job_id(command) == 1001
+
+
+def test_plain_json_with_stop_time_and_no_resources_stops_a_job() -> None:
+    command = plain_job_command(b'{"jobId": 7, "stopTime": 10, "jobState": "timeout"}')
+    assert isinstance(command, StopJob)
+    assert (command.request.job_id, command.request.cluster) == (7, None)
+    assert command.request.job_state is JobState.TIMEOUT
+    assert command_job_id(command) == 7
+
+
+def test_a_job_with_its_own_stop_time_is_still_a_start() -> None:
+    data = PLAIN_START[:-1] + b', "stopTime": 1234569999}'
+    command = plain_job_command(data)
+    assert isinstance(command, StartJob)
+    assert command.job.stop_time == 1234569999
+
+
+def test_a_null_stop_time_counts_as_absent() -> None:
+    data = PLAIN_START[:-1] + b', "stopTime": null}'
+    assert isinstance(plain_job_command(data), StartJob)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"jobId": 1', "plain JSON job event: malformed JSON"),
+        (b"{} {}", "plain JSON job event: malformed JSON"),
+        (b'{"jobId": 1, "stopTime": 5, "numNodes": 1}', r"stop_job \(plain JSON\): numNodes"),
+        (b'{"stopTime": "5"}', r"stop_job \(plain JSON\): stopTime"),
+        (b'{"jobId": 1, "cluster": "fritz"}', r"start_job \(plain JSON\): user"),
+        (b'{"jobId": 1, "resources": [], "stopTime": 5}', r"start_job \(plain JSON\)"),
+    ],
+)
+def test_malformed_plain_json(data: bytes, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        decode_job_events(data)

@@ -1,25 +1,34 @@
-"""Many scheduler adapters at once: concurrent start_job / stop_job over REST.
+"""Many scheduler adapters at once: concurrent start_job / stop_job over REST and NATS.
 
 The site's API is served by the test's event loop on a loopback port, with a SQLite file
 database; the handlers run their blocking work in the loop's default thread pool, as in
-production. ``CC_LOAD_JOBS`` sets the number of jobs (default 1,000; the full load test is
-``CC_LOAD_JOBS=5000``).
+production. The NATS API of the same backends subscribes to a real ``nats-server``
+(:mod:`tests.nats_server`). ``CC_LOAD_JOBS`` sets the number of jobs (default 1,000; the full
+load test is ``CC_LOAD_JOBS=5000``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats
+import orjson
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
+from cc_backend.config.main_section import ApiSubjects
+from cc_backend.config.services import NatsConfig
+from cc_backend.domain.filters import JobFilter
 from cc_backend.domain.job import Job, JobState
+from cc_backend.nats import NatsApi, encode_event
 from cc_backend.server import Backends
+from tests.nats_server import NatsServer, nats_server  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +42,8 @@ RACE_JOBS = max(CLIENTS, LOAD_JOBS // 5)
 FINAL_STATES = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT)
 #: First start time; job ``n`` starts ``n`` minutes later.
 EPOCH = 1_700_000_000
+#: Subject of the job events in the test of REST and NATS together.
+JOB_SUBJECT = "cc.load.job.event"
 
 
 @dataclass
@@ -108,6 +119,36 @@ async def _run_clients(clients: list[Callable[[], Any]]) -> None:
     await asyncio.gather(*(client() for client in clients))
 
 
+async def _rest_adapter(
+    api: Any, failures: Failures, job_payload: Callable[..., dict[str, Any]], mine: list[int]
+) -> None:
+    """Start a job, then stop the one started before it: a job runs while others start."""
+    previous: int | None = None
+    for job_id in mine:
+        started = await api.call("POST", "/api/jobs/start_job/", _start_body(job_payload, job_id))
+        failures.check(f"start {job_id}", started, 201)
+        if previous is not None:
+            stopped = await api.call("POST", "/api/jobs/stop_job/", _stop_body(previous))
+            failures.check(f"stop {previous}", stopped, 200)
+        previous = job_id
+    if previous is not None:
+        stopped = await api.call("POST", "/api/jobs/stop_job/", _stop_body(previous))
+        failures.check(f"stop {previous}", stopped, 200)
+
+
+def _check_jobs(backends: Backends, job_ids: list[int]) -> None:
+    """Each job is stored once, stopped with its own state and duration, and queued for
+    archiving once."""
+    jobs = _all_jobs(backends)
+    assert sorted(j.job_id for j in jobs) == job_ids
+    for job in jobs:
+        assert job.job_state is _final_state(job.job_id), job.job_id
+        assert job.duration == _duration(job.job_id), job.job_id
+        assert job.start_time == _start_time(job.job_id)
+    archived = backends.archiving.drain()
+    assert sorted(j.job_id for j in archived) == job_ids
+
+
 async def test_twenty_clients_start_and_stop_jobs(
     load_api: Any, job_payload: Callable[..., dict[str, Any]]
 ) -> None:
@@ -116,37 +157,119 @@ async def test_twenty_clients_start_and_stop_jobs(
     failures = Failures()
     job_ids = list(range(1, LOAD_JOBS + 1))
 
-    async def adapter(mine: list[int]) -> None:
-        # Start a job, then stop the one started before it: a job runs while others start.
-        previous: int | None = None
-        for job_id in mine:
-            started = await load_api.call(
-                "POST", "/api/jobs/start_job/", _start_body(job_payload, job_id)
-            )
-            failures.check(f"start {job_id}", started, 201)
-            if previous is not None:
-                stopped = await load_api.call("POST", "/api/jobs/stop_job/", _stop_body(previous))
-                failures.check(f"stop {previous}", stopped, 200)
-            previous = job_id
-        if previous is not None:
-            stopped = await load_api.call("POST", "/api/jobs/stop_job/", _stop_body(previous))
-            failures.check(f"stop {previous}", stopped, 200)
-
     await _run_clients(
-        [lambda k=k: adapter(job_ids[k::CLIENTS]) for k in range(CLIENTS)]  # type: ignore[misc]
+        [
+            lambda k=k: _rest_adapter(load_api, failures, job_payload, job_ids[k::CLIENTS])  # type: ignore[misc]
+            for k in range(CLIENTS)
+        ]
     )
 
     assert failures.items == [], (
         f"{len(failures.items)} failed requests, first: {failures.items[:3]}"
     )
-    jobs = _all_jobs(load_api.backends)
-    assert sorted(j.job_id for j in jobs) == job_ids
-    for job in jobs:
-        assert job.job_state is _final_state(job.job_id), job.job_id
-        assert job.duration == _duration(job.job_id), job.job_id
-        assert job.start_time == _start_time(job.job_id)
-    archived = load_api.backends.archiving.drain()
-    assert sorted(j.job_id for j in archived) == job_ids
+    _check_jobs(load_api.backends, job_ids)
+
+
+@pytest.fixture
+async def load_nats(load_api: Any, nats_server: NatsServer) -> AsyncIterator[NatsApi]:  # noqa: F811
+    """The NATS API of the load test's backends, subscribed to :data:`JOB_SUBJECT`.
+
+    The subjects are given to the API directly: a site whose config names NATS subjects
+    refuses start/stop over REST, as cc-backend does.
+    """
+    api = NatsApi(
+        load_api.backends.lifecycle,
+        NatsConfig(address=nats_server.url),
+        ApiSubjects(subject_job_event=JOB_SUBJECT),
+        reconnect_wait=0.2,
+    )
+    await api.start()
+    assert api.is_connected
+    yield api
+    await api.stop()
+
+
+def _nats_message(body: dict[str, Any], function: str, plain: bool) -> bytes:
+    """A job event in line protocol or, if ``plain``, as a bare JSON object."""
+    if plain:
+        return orjson.dumps(body)
+    return encode_event("job", body, {"function": function})
+
+
+async def _nats_adapter(
+    url: str, job_payload: Callable[..., dict[str, Any]], mine: list[int], plain: bool
+) -> None:
+    """The REST adapter's conversation as NATS messages on a connection of its own."""
+    client = await nats.connect(url)
+    try:
+        previous: int | None = None
+        for job_id in mine:
+            start = _start_body(job_payload, job_id)
+            await client.publish(JOB_SUBJECT, _nats_message(start, "start_job", plain))
+            if previous is not None:
+                stop = _stop_body(previous)
+                await client.publish(JOB_SUBJECT, _nats_message(stop, "stop_job", plain))
+            previous = job_id
+            await asyncio.sleep(0)  # let the REST clients in, as a real adapter would
+        if previous is not None:
+            stop = _stop_body(previous)
+            await client.publish(JOB_SUBJECT, _nats_message(stop, "stop_job", plain))
+        await client.flush()
+    finally:
+        await client.close()
+
+
+async def _wait_for_stopped_jobs(backends: Backends, total: int, timeout: float) -> None:
+    """Poll the database until it holds ``total`` jobs and none is running."""
+    running = [JobFilter(state=[JobState.RUNNING])]
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + timeout
+    while True:
+        stored = await loop.run_in_executor(None, lambda: backends.jobs.count(actor=None))
+        left = await loop.run_in_executor(None, lambda: backends.jobs.count(running, actor=None))
+        if stored == total and left == 0:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {timeout:.0f} s: {stored} of {total} jobs stored, {left} running")
+        await asyncio.sleep(0.25)
+
+
+async def test_rest_and_nats_clients_at_once(
+    load_api: Any,
+    load_nats: NatsApi,
+    nats_server: NatsServer,  # noqa: F811
+    job_payload: Callable[..., dict[str, Any]],
+) -> None:
+    """Ten clients over REST and ten over NATS (line protocol and plain JSON alternately)
+    start and stop their jobs on the same backends at once: every REST request succeeds,
+    the NATS API refuses nothing, and every job is stored once with its state and
+    duration."""
+    failures = Failures()
+    job_ids = list(range(1, LOAD_JOBS + 1))
+    rest = CLIENTS // 2
+
+    clients: list[Callable[[], Any]] = [
+        lambda k=k: _rest_adapter(load_api, failures, job_payload, job_ids[k::CLIENTS])  # type: ignore[misc]
+        for k in range(rest)
+    ]
+    clients += [
+        lambda k=k: _nats_adapter(  # type: ignore[misc]
+            nats_server.url, job_payload, job_ids[k::CLIENTS], plain=k % 2 == 1
+        )
+        for k in range(rest, CLIENTS)
+    ]
+    await _run_clients(clients)
+    await _wait_for_stopped_jobs(load_api.backends, LOAD_JOBS, timeout=60 + LOAD_JOBS / 10)
+
+    assert failures.items == [], (
+        f"{len(failures.items)} failed requests, first: {failures.items[:3]}"
+    )
+    nats_jobs = sum(len(job_ids[k::CLIENTS]) for k in range(rest, CLIENTS))
+    stats = load_nats.stats
+    refused = {key: stats[key] for key in ("rejected", "failed", "duplicate", "dropped")}
+    assert refused == dict.fromkeys(refused, 0), stats
+    assert stats["started"] == stats["stopped"] == nats_jobs
+    _check_jobs(load_api.backends, job_ids)
 
 
 async def test_pairs_of_clients_race_for_the_same_jobs(
