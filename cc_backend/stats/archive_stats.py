@@ -22,7 +22,7 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import duckdb
@@ -31,7 +31,7 @@ from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import BackendUnavailable, InvalidInput, NotFound
 from cc_backend.domain.filters import JobFilter, check_metric_name
 from cc_backend.stats.archive_index import ArchiveIndex
-from cc_backend.stats.index_filters import filter_sql
+from cc_backend.stats.index_filters import SqlFilter, filter_sql
 from cc_backend.stats.index_manifest import IndexSnapshot
 from cc_backend.stats.index_rows import STATS, stat_column
 from cc_backend.stats.stats_results import (
@@ -60,6 +60,7 @@ _RETRIES = 3
 
 Stat = Literal["avg", "min", "max"]
 _E = TypeVar("_E", bound=enum.StrEnum)
+_R = TypeVar("_R")
 
 
 _GROUP_COLUMNS = {
@@ -353,6 +354,89 @@ class ArchiveStats:
             outside=by_bin.get(0, (0, 0.0))[0],
             missing=by_bin.get(-1, (0, 0.0))[0],
         )
+
+    # -- queries composed elsewhere (index_source, index_coverage) ------------------------
+
+    def snapshot(self) -> IndexSnapshot:
+        """The index's current state; pass it to :meth:`fetch_at` to read exactly that
+        state. NotFound if no index has been built."""
+        return self.index.snapshot()
+
+    def fetch_at(
+        self,
+        snapshot: IndexSnapshot,
+        template: str,
+        where: SqlFilter,
+        params: Mapping[str, Any] | None = None,
+        *,
+        tables: Mapping[str, Any] | None = None,
+    ) -> Rows:
+        """The rows of ``template`` over the jobs of exactly ``snapshot``.
+
+        ``{jobs}`` in the template expands as in the built-in statistics: to the index
+        relation followed by ``WHERE`` and the conditions of ``where`` (made with
+        :func:`~cc_backend.stats.index_filters.filter_sql` and friends), so the template
+        goes on with ``AND ...`` or ``GROUP BY``. ``tables`` (Arrow tables) are visible to
+        the query under their keys. Unlike the built-in statistics this never moves to a
+        newer state: when a file of ``snapshot`` is gone (two builds or compactions
+        replaced it) it raises :class:`BackendUnavailable`, and the caller starts over
+        with a new snapshot.
+        """
+        return self._execute_at(
+            snapshot, template, where, params, tables=tables, fetch=lambda c: c.fetchall()
+        )
+
+    def arrays_at(
+        self,
+        snapshot: IndexSnapshot,
+        template: str,
+        where: SqlFilter,
+        params: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Like :meth:`fetch_at`, but the result as one NumPy array per column, by name."""
+        return self._execute_at(
+            snapshot, template, where, params, tables=None, fetch=lambda c: c.fetchnumpy()
+        )
+
+    def delta_rows(self, names: Sequence[str]) -> Rows:
+        """``(cluster, job_id, start_time, deleted, version)`` of every row in the delta
+        files ``names``, oldest version first (what changed between two states)."""
+        if not names:
+            return []
+        urls = [self.index.url(name) for name in names]
+        sql = (
+            "SELECT cluster, job_id, start_time, _deleted, _version "
+            "FROM read_parquet($files, union_by_name = true) ORDER BY _version"
+        )
+        try:
+            return self._cursor().execute(sql, {"files": urls}).fetchall()
+        except duckdb.Error as exc:
+            raise BackendUnavailable(f"archive index at {self.index.location}: {exc}") from exc
+
+    def _execute_at(
+        self,
+        snapshot: IndexSnapshot,
+        template: str,
+        where: SqlFilter,
+        params: Mapping[str, Any] | None,
+        *,
+        tables: Mapping[str, Any] | None,
+        fetch: Callable[[duckdb.DuckDBPyConnection], _R],
+    ) -> _R:
+        cursor = self._cursor()
+        registered = []
+        try:
+            relation, bound = self.index.relation(snapshot, self._deltas_table(snapshot))
+            sql = template.replace("{jobs}", f"{relation} WHERE {where.where()}")
+            for name, table in (tables or {}).items():
+                cursor.register(name, table)
+                registered.append(name)
+            return fetch(cursor.execute(sql, {**bound, **where.params, **(params or {})}))
+        except (duckdb.IOException, duckdb.CatalogException) as exc:
+            raise BackendUnavailable(f"archive index at {self.index.location}: {exc}") from exc
+        finally:
+            for name in registered:
+                cursor.unregister(name)
 
 
 def _enum(kind: type[_E], value: _E | str) -> _E:

@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cc_backend.domain.errors import InvalidInput
+from cc_backend.domain.errors import InvalidInput, PermissionDenied
 from cc_backend.domain.filters import (
     FloatRange,
     IntRange,
@@ -29,6 +29,7 @@ from cc_backend.domain.filters import (
     TimeRange,
     check_metric_name,
 )
+from cc_backend.domain.user import Role, User
 from cc_backend.stats.index_rows import footprint_column
 
 #: Filter attribute -> index column, for the plain string filters.
@@ -205,3 +206,27 @@ def filter_sql(
     for f in filters:
         add_filter(sql, f, footprints, now)
     return sql
+
+
+def add_visibility(sql: SqlFilter, actor: User) -> None:
+    """Restrict ``sql`` to the index rows ``actor`` may see.
+
+    The rule is the job database's (:func:`cc_backend.repository.visibility.job_visibility`)
+    on the index's ``user`` and ``project`` columns: admin, support and a pure API client
+    see every job (nothing is added), a manager the jobs of the managed projects and their
+    own, a user their own. Raises :class:`PermissionDenied` for an actor without a role
+    that sees jobs.
+    """
+    if actor.sees_all_jobs:
+        return
+    own = f"user = {sql.bind(actor.username)}"
+    if actor.has_role(Role.MANAGER):
+        if actor.projects:
+            sql.conditions.append(f"{_in(sql, 'project', actor.projects)} OR {own}")
+        else:
+            sql.conditions.append(own)
+        return
+    if actor.has_role(Role.USER):
+        sql.conditions.append(own)
+        return
+    raise PermissionDenied(f"user {actor.username!r} has no role that may see jobs")
