@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_hex
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import tornado.web
 
-from cc_backend import __version__
 from cc_backend.archive import JobArchive, open_archive
+from cc_backend.auth.sessions import SessionAuth
 from cc_backend.config import Config, Secrets, load_config, load_secrets
 from cc_backend.config.services import MetricStoreConfig
 from cc_backend.domain.errors import ConfigError
 from cc_backend.metricdata.dispatch import ArchiveDataCache, JobMetricData
 from cc_backend.metricdata.registry import MetricDataSources
+from cc_backend.metricdata.resample import ResamplingPolicy
 from cc_backend.metricstore.store import MetricStore
 from cc_backend.repository.database import Database, open_database
 from cc_backend.repository.jobs import JobRepository
@@ -36,6 +39,7 @@ from cc_backend.services.archiving import Archiver
 from cc_backend.services.clusters import ClusterCatalog
 from cc_backend.services.job_changes import JobChanges
 from cc_backend.services.job_lifecycle import JobLifecycle
+from cc_backend.services.job_statistics import JobStatistics
 from cc_backend.site import site_database_url
 from cc_backend.stats.site_index import SiteIndex
 from cc_backend.tasks.periodic import PeriodicTasks
@@ -45,6 +49,9 @@ from cc_backend.web.routes import api_routes, graphql_routes
 from cc_backend.web.swagger import swagger_routes
 
 if TYPE_CHECKING:
+    from app.site import AppSite
+    from cc_backend.nats.connection import NatsSubscriber
+    from cc_backend.nats.metrics import NatsMetricIngest
     from cc_backend.nats.subscriber import NatsApi
 
 log = logging.getLogger(__name__)
@@ -68,12 +75,14 @@ class Backends:
     metric_data: MetricDataSources
     job_metric_data: JobMetricData
     statistics_index: SiteIndex
+    job_statistics: JobStatistics
     archiving: Archiver
     lifecycle: JobLifecycle
     job_changes: JobChanges
     authenticator: ApiAuthenticator
 
     def close(self) -> None:
+        self.job_statistics.close()
         self.metric_data.close()
         self.archive.close()
         self.db.close()
@@ -115,8 +124,19 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
         clusters=clusters,
         metric_store=metric_store,
         metric_data=metric_data,
-        job_metric_data=JobMetricData(metric_data, ArchiveDataCache(archive)),
+        job_metric_data=JobMetricData(
+            metric_data,
+            ArchiveDataCache(archive),
+            cluster_of=clusters.get,
+            resampling=ResamplingPolicy.from_config(config.main.resampling),
+        ),
         statistics_index=statistics_index,
+        job_statistics=JobStatistics(
+            db,
+            clusters,
+            statistics_index.index(),
+            short_seconds=config.main.short_running_jobs_duration,
+        ),
         archiving=archiving,
         lifecycle=JobLifecycle(jobs, tags, nodes, clusters, archiving),
         job_changes=JobChanges(jobs, tags, archive, index=statistics_index),
@@ -198,6 +218,20 @@ def make_nats_api(backends: Backends) -> NatsApi | None:
     return NatsApi(backends.lifecycle, config.nats, config.main.api_subjects, NATS_ACTOR)
 
 
+def make_nats_metric_ingest(backends: Backends) -> NatsMetricIngest | None:
+    """Metric ingestion over NATS into the built-in store, if ``nats`` and
+    ``metric-store.subscriptions`` are configured; not started yet."""
+    config = backends.config
+    store = backends.metric_store
+    if config.nats is None or store is None or config.metric_store is None:
+        return None
+    if not config.metric_store.subscriptions:
+        return None
+    from cc_backend.nats.metrics import NatsMetricIngest  # noqa: PLC0415 - only if used
+
+    return NatsMetricIngest(store, config.nats, config.metric_store.subscriptions)
+
+
 def parse_addr(addr: str) -> tuple[str, int]:
     """Split ``HOST:PORT`` (``:PORT`` means all interfaces); raise ConfigError if malformed."""
     host, sep, port = addr.rpartition(":")
@@ -206,46 +240,38 @@ def parse_addr(addr: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def site_summary(backends: Backends) -> dict[str, Any]:
-    """Figures for the overview page."""
-    return {
-        "version": __version__,
-        "clusters": sorted(
-            {c.name for c in backends.config.clusters} | set(backends.archive.clusters())
-        ),
-        "jobs": backends.jobs.count(actor=None),
-        "users": backends.users.count(),
-    }
-
-
 def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> int:
-    """Run the server until SIGINT/SIGTERM; return the exit code."""
+    """Run the server until SIGINT/SIGTERM; return the exit code.
+
+    One port carries the web app's pages (each needs a login session; see ``app/site.py``),
+    the login routes, the REST and GraphQL APIs and, with ``dev``, Swagger UI and GraphiQL.
+    Every asset is served from this process (Panel's and Bokeh's bundled files).
+    """
     import panel as pn  # noqa: PLC0415 - the web stack loads only for `serve`
 
-    from app.pages import overview_page  # noqa: PLC0415
+    from app import site as web_app  # noqa: PLC0415
 
     config = load_config(config_path)
     secrets = load_secrets(config_path)
     host, port = parse_addr(addr or config.main.addr)
     backends = build_backends(config, secrets)
-
-    def overview() -> Any:
-        return overview_page(site_summary(backends))
-
-    origins = [f"{h}:{port}" for h in {host, "127.0.0.1", "localhost"}]
     cookie_secret = _cookie_secret(secrets)
+    pages = _app_site(backends, cookie_secret)
+    web_app.configure_panel(pages)
     try:
         server = pn.serve(  # type: ignore[no-untyped-call]
-            {"/": overview},
+            web_app.panel_apps(pages),
             port=port,
             address=host,
             show=False,
             start=False,
             title="ClusterCockpit",
-            websocket_origin=origins,
+            websocket_origin=websocket_origins(host, port, config),
             cookie_secret=cookie_secret,
+            auth_provider=web_app.auth_provider(pages),
             autoreload=dev,
             extra_patterns=api_routes(backends)
+            + web_app.extra_routes(pages)
             + graphql_routes(backends, dev=dev)
             + (swagger_routes() if dev else []),
         )
@@ -253,7 +279,11 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
         backends.close()
         raise ConfigError([f"main.addr: cannot listen on {host}:{port}: {exc.strerror}"]) from None
     loop = server.io_loop
-    nats_api = make_nats_api(backends)
+    subscribers = [
+        found
+        for found in (make_nats_api(backends), make_nats_metric_ingest(backends))
+        if found is not None
+    ]
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -262,13 +292,13 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
             return
         stopping = True
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        loop.add_callback_from_signal(_shutdown, server, loop, nats_api)
+        loop.add_callback_from_signal(_shutdown, server, loop, subscribers)
 
     _install_handlers(stop)
     tasks = start_background_work(backends)
     server.start()
-    if nats_api is not None:
-        loop.add_callback(nats_api.start)
+    for subscriber in subscribers:
+        loop.add_callback(subscriber.start)
     log.info("serving on http://%s:%d/", host, port)
     try:
         loop.start()
@@ -279,13 +309,40 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
     return 0
 
 
-async def _shutdown(server: Any, loop: Any, nats_api: NatsApi | None) -> None:
-    """Stop accepting connections and NATS messages; the caller then drains the archiving
-    queue and closes the backends once the loop has ended."""
+def _app_site(backends: Backends, cookie_secret: str) -> AppSite:
+    """What the web app needs: the login sessions and a client acting as a given user."""
+    from app.auth import SessionUsers  # noqa: PLC0415 - the web app loads only for `serve`
+    from app.site import AppSite  # noqa: PLC0415
+    from cc_backend.client.local import LocalClient  # noqa: PLC0415
+
+    sessions = SessionAuth.from_config(backends.config, backends.users.get)
+    return AppSite(
+        users=SessionUsers(sessions, cookie_secret),
+        client_for=lambda user: LocalClient(backends, user),
+    )
+
+
+def websocket_origins(host: str, port: int, config: Config) -> list[str]:
+    """The hosts whose pages may open the pages' websockets: ``127.0.0.1`` and
+    ``localhost`` on ``port``, the listening host (the machine's name when listening on
+    every interface), and the public host of ``main.redirect-http-to`` (any port)."""
+    hosts = {"127.0.0.1", "localhost", host}
+    if host in ("0.0.0.0", "::", ""):
+        hosts |= {socket.gethostname(), socket.getfqdn()}
+    origins = {f"{h}:{port}" for h in hosts if h not in ("0.0.0.0", "::", "")}
+    public = urlsplit(config.main.redirect_http_to or "").hostname
+    if public:
+        origins.add(public)
+    return sorted(origins)
+
+
+async def _shutdown(server: Any, loop: Any, subscribers: list[NatsSubscriber]) -> None:
+    """Stop accepting connections and NATS messages (handling what was received); the
+    caller then drains the archiving queue and closes the backends once the loop ended."""
     server.stop()
     try:
-        if nats_api is not None:
-            await nats_api.stop()
+        for subscriber in subscribers:
+            await subscriber.stop()
     finally:
         loop.stop()
 

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 from cc_backend.archive import JobArchive
-from cc_backend.domain.cluster import MetricScope
+from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.job import Job, JobState, MonitoringStatus
 from cc_backend.domain.jobdata import (
     JobData,
@@ -32,7 +32,11 @@ from cc_backend.domain.jobdata import (
 )
 from cc_backend.domain.units import Unit
 from cc_backend.metricdata.base import MetricDataRepository
-from cc_backend.metricdata.resample import resample_metrics
+from cc_backend.metricdata.resample import (
+    DEFAULT_MINIMUM_POINTS,
+    ResamplingPolicy,
+    resample_metrics,
+)
 from cc_backend.metricdata.statistics_series import JOB_MIN_SERIES, add_statistics_series
 
 __all__ = ["ArchiveDataCache", "JobMetricData"]
@@ -88,21 +92,40 @@ class JobMetricData:
         metric_data: Callable[[str], MetricDataRepository],
         archive_cache: ArchiveDataCache,
         *,
+        cluster_of: Callable[[str], Cluster] | None = None,
+        resampling: ResamplingPolicy | None = None,
         statistics_series_from: int = JOB_MIN_SERIES,
     ) -> None:
+        """``resampling`` is the site's ``main.resampling`` policy (None: data is served at
+        the resolution asked for, native by default); ``cluster_of`` gives a cluster's
+        metric time steps for it."""
         self.metric_data = metric_data
         self.archive_cache = archive_cache
+        self.cluster_of = cluster_of
+        self.resampling = resampling
         self.statistics_series_from = statistics_series_from
+
+    def initial_resolution(self, job: Job) -> int:
+        """The resolution ``job``'s plots are first loaded at (0: native): the coarsest
+        configured one, or one from the job's duration (see :class:`ResamplingPolicy`)."""
+        if self.resampling is None or self.cluster_of is None:
+            return 0
+        metrics = self.cluster_of(job.cluster).metrics
+        timestep = min((m.timestep for m in metrics), default=60)
+        return self.resampling.initial_resolution(job.duration, timestep)
 
     def load(
         self,
         job: Job,
         metrics: Sequence[str] | None = None,
         scopes: Sequence[MetricScope] = (MetricScope.NODE,),
-        resolution: int = 0,
+        resolution: int | None = 0,
     ) -> JobData:
         """``job``'s series of ``metrics`` (None: all) at ``scopes`` and ``resolution``
-        seconds (0: native), with statistics series where a metric has many series."""
+        seconds (0: native; None: :meth:`initial_resolution`), with statistics series where
+        a metric has many series."""
+        if resolution is None:
+            resolution = self.initial_resolution(job)
         if _from_store(job):
             data = self.metric_data(job.cluster).load_data(job, metrics, scopes, resolution)
         else:
@@ -189,7 +212,14 @@ class JobMetricData:
                 selected[name] = chosen
         if resolution > 0:
             flat = [(name, scope) for name, by_scope in selected.items() for scope in by_scope]
-            resampled = resample_metrics([selected[n][s] for n, s in flat], resolution)
+            minimum = (
+                DEFAULT_MINIMUM_POINTS
+                if self.resampling is None
+                else self.resampling.minimum_points
+            )
+            resampled = resample_metrics(
+                [selected[n][s] for n, s in flat], resolution, minimum_points=minimum
+            )
             for (name, scope), metric in zip(flat, resampled, strict=True):
                 selected[name][scope] = metric
         return JobData(selected)

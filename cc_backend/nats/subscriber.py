@@ -23,33 +23,27 @@ A message that cannot be decoded or that the service refuses is logged with its 
 the reason and dropped; the subscriber keeps going. The message forms are described in
 :mod:`cc_backend.nats.messages` (line protocol, and plain JSON on the job event subject).
 
-The connection survives server restarts (unlimited reconnect attempts). If the server is
-unreachable when :meth:`NatsApi.start` is called, a warning is logged, :meth:`start`
-returns, and connecting goes on in the background until it succeeds. Core NATS delivers at
-most once: what is published while the connection is down, or before the server has the
-subscriptions again after a reconnect, is not received.
+The connection (reconnects, an unreachable server at start, at-most-once delivery) is
+:class:`~cc_backend.nats.connection.NatsSubscriber`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
-from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import DEFAULT_SUB_PENDING_MSGS_LIMIT, Subscription
-from nats.errors import SlowConsumerError
+from nats.aio.subscription import DEFAULT_SUB_PENDING_MSGS_LIMIT
 
 from cc_backend.config.main_section import ApiSubjects
 from cc_backend.config.services import NatsConfig
 from cc_backend.domain.errors import AlreadyExists, CCError, InvalidInput
 from cc_backend.domain.user import User
+from cc_backend.nats.connection import MessageHandler, NatsSubscriber
 from cc_backend.nats.dispatch import KeyedDispatcher
 from cc_backend.nats.messages import (
     JobCommand,
@@ -91,7 +85,7 @@ def _workers(configured: int | None, default: int) -> int:
     return configured if configured is not None and configured >= 1 else default
 
 
-class NatsApi:
+class NatsApi(NatsSubscriber):
     """cc-backend's NATS API: job start/stop events and node state updates.
 
     ``stats`` counts, per outcome (``"started"``, ``"stopped"``, ``"node_states"``,
@@ -99,6 +93,8 @@ class NatsApi:
     points received, and as ``"dropped"`` the messages nats-py discarded because its buffer
     for the subscription was full; ``pending`` is the number of commands queued or running.
     """
+
+    label = "NATS API"
 
     def __init__(
         self,
@@ -116,15 +112,16 @@ class NatsApi:
         """``drain_timeout`` bounds :meth:`stop`; ``queue_size`` is per worker;
         ``pending_limit`` is the number of messages nats-py keeps per subscription while
         the workers' queues are full (beyond it, messages are dropped and counted)."""
+        super().__init__(
+            config,
+            reconnect_wait=reconnect_wait,
+            connect_timeout=connect_timeout,
+            drain_timeout=drain_timeout,
+            pending_limit=pending_limit,
+        )
         self.lifecycle = lifecycle
-        self.config = config
         self.subjects = subjects
         self.actor = actor
-        self.reconnect_wait = reconnect_wait
-        self.connect_timeout = connect_timeout
-        self.drain_timeout = drain_timeout
-        self.pending_limit = pending_limit
-        self.stats: Counter[str] = Counter()
         self._jobs = KeyedDispatcher(
             "NATS API job events",
             _workers(subjects.job_concurrency, DEFAULT_JOB_CONCURRENCY),
@@ -135,18 +132,6 @@ class NatsApi:
             _workers(subjects.node_concurrency, DEFAULT_NODE_CONCURRENCY),
             queue_size,
         )
-        self._client: Client | None = None
-        self._subscriptions: list[Subscription] = []
-        self._connecting: asyncio.Task[None] | None = None
-        self._last_error: str | None = None
-        self._stopped = False
-
-    # -- life cycle -----------------------------------------------------------------------
-
-    @property
-    def is_connected(self) -> bool:
-        """True while connected to the NATS server with the subscriptions in place."""
-        return self._client is not None and self._client.is_connected and bool(self._subscriptions)
 
     @property
     def workers(self) -> tuple[int, int]:
@@ -158,149 +143,23 @@ class NatsApi:
         """Commands received and not handled yet (queued or running)."""
         return self._jobs.pending + self._nodes.pending
 
-    async def start(self) -> None:
-        """Connect and subscribe; never raises for an unreachable server.
+    def _subjects(self) -> list[tuple[str, MessageHandler]]:
+        found: list[tuple[str, MessageHandler]] = []
+        if self.subjects.subject_job_event:
+            found.append((self.subjects.subject_job_event, self._on_job_event))
+        if self.subjects.subject_node_state:
+            found.append((self.subjects.subject_node_state, self._on_node_state))
+        return found
 
-        Waits up to ``connect_timeout`` seconds for the connection. If it is not up by
-        then, a warning is logged and connecting goes on in the background (every
-        ``reconnect_wait`` seconds, without limit) until it succeeds or :meth:`stop`.
-        """
-        self._stopped = False
-        if not self.subjects.subject_job_event and not self.subjects.subject_node_state:
-            log.warning("NATS API: no subjects configured, not subscribing")
-            return
+    def _starting(self) -> None:
         for dispatcher in (self._jobs, self._nodes):
             if not dispatcher.started:
                 dispatcher.start()
-        task = asyncio.get_running_loop().create_task(self._connect())
-        self._connecting = task
-        done, _ = await asyncio.wait({task}, timeout=self.connect_timeout)
-        if not done:
-            log.warning(
-                "NATS API: cannot connect to %s within %.1f s (%s); retrying in the background",
-                self.config.address,
-                self.connect_timeout,
-                self._last_error or "no answer",
-            )
-            task.add_done_callback(self._connected_late)
-            return
-        self._connected_late(task)
 
-    def _connected_late(self, task: asyncio.Task[None]) -> None:
-        """Report the outcome of the connection ``task`` unless it was cancelled."""
-        if self._connecting is task:
-            self._connecting = None
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            log.error("NATS API: giving up on %s: %s", self.config.address, _reason(exc))
-
-    async def stop(self) -> None:
-        """Stop connecting and receiving, finish what was received, close the connection.
-
-        Commands already received are handled before this returns, for at most
-        ``drain_timeout`` seconds in all; what is left then is logged and abandoned.
-        """
-        self._stopped = True
-        deadline = time.monotonic() + self.drain_timeout
-        task, self._connecting = self._connecting, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        client, self._client = self._client, None
-        self._subscriptions = []
-        if client is not None and not client.is_closed:
-            try:
-                # Unsubscribes, then waits until the callbacks have taken every message.
-                await client.drain()
-            except Exception as exc:  # closing must not fail the shutdown
-                log.debug("NATS API: drain failed (%s); closing", _reason(exc))
-                await client.close()
-            log.info("NATS API: connection closed")
+    async def _finish(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         for dispatcher in (self._jobs, self._nodes):
             await dispatcher.close(deadline - time.monotonic())
-
-    async def _connect(self) -> None:
-        """Connect (retrying without limit) and subscribe to the configured subjects."""
-        creds = self.config.creds_file_path
-        user = password = None
-        if creds is None and self.config.username and self.config.password is not None:
-            user = self.config.username
-            password = self.config.password.get_secret_value()
-        client = Client()
-        try:
-            await client.connect(
-                self.config.address,
-                name="cc-backend",
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=self.reconnect_wait,  # type: ignore[arg-type]
-                connect_timeout=self.connect_timeout,  # type: ignore[arg-type]
-                error_cb=self._on_error,
-                disconnected_cb=self._on_disconnected,
-                reconnected_cb=self._on_reconnected,
-                drain_timeout=self.drain_timeout,  # type: ignore[arg-type]
-                user=user,
-                password=password,
-                user_credentials=str(creds) if creds is not None else None,
-            )
-            subscriptions = []
-            limit = self.pending_limit
-            if self.subjects.subject_job_event:
-                subscriptions.append(
-                    await client.subscribe(
-                        self.subjects.subject_job_event,
-                        cb=self._on_job_event,
-                        pending_msgs_limit=limit,
-                    )
-                )
-            if self.subjects.subject_node_state:
-                subscriptions.append(
-                    await client.subscribe(
-                        self.subjects.subject_node_state,
-                        cb=self._on_node_state,
-                        pending_msgs_limit=limit,
-                    )
-                )
-            # nats-py writes a flush's PING at once, possibly ahead of the SUB commands
-            # still in its buffer: the second round trip is the one that proves the server
-            # has registered the subscriptions (messages published before that are lost).
-            await client.flush()
-            await client.flush()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await client.close()
-            raise
-        self._client, self._subscriptions = client, subscriptions
-        self._last_error = None
-        log.info(
-            "NATS API: connected to %s, subscribed to %s",
-            self.config.address,
-            ", ".join(s.subject for s in subscriptions),
-        )
-
-    async def _on_error(self, exc: Exception) -> None:
-        if isinstance(exc, SlowConsumerError):
-            # nats-py's buffer for the subscription is full: the message is lost.
-            self.stats["dropped"] += 1
-            if self.stats["dropped"] % 1000 == 1:
-                log.warning(
-                    "NATS API %s: falling behind, %d message(s) dropped so far",
-                    exc.subject,
-                    self.stats["dropped"],
-                )
-            return
-        self._last_error = _reason(exc)
-        log.debug("NATS API: %s", self._last_error)
-
-    async def _on_disconnected(self) -> None:
-        if not self._stopped:
-            log.warning("NATS API: disconnected from %s, reconnecting", self.config.address)
-
-    async def _on_reconnected(self) -> None:
-        log.info("NATS API: reconnected to %s", self.config.address)
 
     # -- messages -------------------------------------------------------------------------
 
@@ -433,8 +292,3 @@ class NatsApi:
     def _reject(self, subject: str, reason: str) -> None:
         self.stats["rejected"] += 1
         log.error("NATS API %s: malformed message dropped: %s", subject, reason)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

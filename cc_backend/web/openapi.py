@@ -239,6 +239,16 @@ SESSION_OPERATIONS: dict[str, dict[str, Operation]] = {
             tags=("session",),
         ),
     },
+    "/jwt-login": {
+        "get": Operation(
+            "Log in with an API token of an existing user (login-token or Bearer)",
+            {302: "To redirect or /, with a session cookie", 401: "Invalid token or user"},
+            query=(("login-token", "The token"), ("redirect", "A path of this site")),
+            produces=HTML,
+            security="",
+            tags=("session",),
+        )
+    },
     "/logout": {
         "get": Operation(
             "Log out", {302: "To /login"}, produces=HTML, security="", tags=("session",)

@@ -46,7 +46,7 @@ from cc_backend.web.rest.metricstore import METRIC_STORE_ROUTES, MetricStoreWrit
 from cc_backend.web.rest.nodes import NodeStateHandler
 from cc_backend.web.rest.tags import TagsHandler
 from cc_backend.web.rest.users import UserListHandler
-from cc_backend.web.session_handlers import LoginHandler, LogoutHandler
+from cc_backend.web.session_handlers import JwtLoginHandler, LoginHandler, LogoutHandler
 
 if TYPE_CHECKING:
     from cc_backend.server import Backends
@@ -116,6 +116,7 @@ def _session_routes(extra: dict[str, Any]) -> list[Route]:
     rules: list[Route] = [
         ("/login", LoginHandler, {**extra, "limiter": LoginLimiter()}),
         ("/logout", LogoutHandler, dict(extra)),
+        ("/jwt-login", JwtLoginHandler, dict(extra)),
     ]
     rules += [(path, handler, dict(extra)) for path, handler in CONFIG_ROUTES + FRONTEND_ROUTES]
     return rules

@@ -32,7 +32,6 @@ __all__ = [
     "PARSE_FAILED",
     "VALIDATION_FAILED",
     "ErrorFormatter",
-    "NotAvailableYet",
     "error_body",
     "error_code",
     "make_error_formatter",
@@ -47,12 +46,6 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 
 #: Formats one error for the response (ariadne's ``error_formatter`` signature).
 ErrorFormatter = Callable[[GraphQLError, bool], dict[str, Any]]
-
-
-class NotAvailableYet(CCError):
-    """A field whose backing service is not part of this server yet."""
-
-    code = "NOT_AVAILABLE"
 
 
 def _original(error: GraphQLError) -> BaseException | None:

@@ -4,7 +4,8 @@
   aware ``datetime``; read from text with a time zone (``Z`` or ``+02:00``), up to
   nanoseconds, into an aware ``datetime``.
 - ``Any``: any JSON value, unchanged both ways.
-- ``NullableFloat``: a float; NaN and infinities are written as ``null``.
+- ``NullableFloat``: a float; NaN and infinities are written as ``null`` (also inside
+  non-null lists, as cc-backend does).
 - ``MetricScope``, ``JobState``, ``SchedulerState``, ``MonitoringState``: the lower-case
   (``memoryDomain``) names of the domain enums. Reading checks the name and ignores case;
   writing accepts the enum or its name.
@@ -16,7 +17,6 @@ an invalid argument or variable.
 from __future__ import annotations
 
 import enum
-import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,10 +65,12 @@ def _literal(parse: Callable[[Any], Any]) -> Callable[..., Any]:
 
 
 def _serialize_float(value: Any) -> float | None:
+    # A non-finite float is passed on as it is: graphql-core refuses ``None`` in a non-null
+    # position (``[NullableFloat!]!`` holds gaps as null in cc-backend's answers), and the
+    # handler's JSON encoder (orjson) writes NaN and infinities as ``null``.
     if value is None:
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    return float(value)
 
 
 def _parse_float(value: Any) -> float | None:

@@ -191,7 +191,7 @@ async def test_a_time_that_is_no_rfc_3339_text_is_bad_user_input(gql: GraphQL) -
         ("{ jobs(page: {itemsPerPage: 0, page: 1}) { count } }", "BAD_USER_INPUT"),
         ('{ jobs(order: {field: "nosuch", type: "col"}) { count } }', "BAD_USER_INPUT"),
         ('{ jobs(filter: [{state: ["sleeping"]}]) { count } }', "GRAPHQL_VALIDATION_FAILED"),
-        ("{ jobsStatistics { totalJobs } }", "NOT_AVAILABLE"),
+        ('{ jobsStatistics(numDurationBins: "7d") { histDuration { count } } }', "BAD_USER_INPUT"),
     ],
 )
 async def test_domain_errors_carry_their_code_and_message(

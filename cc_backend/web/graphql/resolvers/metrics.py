@@ -19,11 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ariadne import QueryType
 
-from cc_backend.domain.cluster import Aggregation, Cluster, MetricScope
+from cc_backend.domain.cluster import Aggregation, MetricScope
 from cc_backend.domain.errors import InvalidInput
-from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import JobData, JobMetric, StatsSeries
-from cc_backend.metricdata.resample import ResamplingPolicy
 from cc_backend.repository.nodes import SchedulerState
 from cc_backend.web.graphql.context import Info, context_of
 from cc_backend.web.graphql.resolvers.common import parse_id
@@ -104,15 +102,6 @@ def _unix(value: datetime) -> int:
 # -- jobs -----------------------------------------------------------------------------------
 
 
-def _initial_resolution(backends: Backends, job: Job, cluster: Cluster) -> int:
-    """Without an explicit resolution: the first-load resolution of ``main.resampling``."""
-    policy = ResamplingPolicy.from_config(backends.config.main.resampling)
-    if policy is None:
-        return 0
-    timestep = min((m.timestep for m in cluster.metrics), default=60)
-    return policy.initial_resolution(job.duration, timestep)
-
-
 @query.field("jobMetrics")
 async def resolve_job_metrics(
     _: Any,
@@ -130,10 +119,7 @@ async def resolve_job_metrics(
         job = backends.jobs.get(parse_id(id), actor=context.user)
         if resolution is not None and resolution < 0:
             raise InvalidInput(f"resolution must not be negative, got {resolution}")
-        wanted = resolution
-        if wanted is None:
-            wanted = _initial_resolution(backends, job, backends.clusters.get(job.cluster))
-        return backends.job_metric_data.load(job, metrics, _scopes(scopes), wanted)
+        return backends.job_metric_data.load(job, metrics, _scopes(scopes), resolution)
 
     return _named(await context.run(load))
 

@@ -1,0 +1,27 @@
+"""The registry of pages: every page of the web app is one :class:`PageSpec` here.
+
+To add a page, write ``app/pages/<name>.py`` with a builder
+``def my_page(context: PageContext) -> Viewable`` and add its spec to :data:`PAGES`::
+
+    PageSpec("/monitoring/jobs/", "Jobs", jobs_page),
+    PageSpec("/monitoring/job/{id}", "Job {id}", job_page),
+    PageSpec("/monitoring/users/", "Users", users_page, roles=MANAGER_ROLES),
+
+The server mounts each spec at its route, checks the roles before the page is built (403
+otherwise) and puts the builder's content into the site's template (see ``app/README.md``).
+cc-backend's routes still to come: ``/monitoring/jobs/``, ``/monitoring/job/{id}``,
+``/monitoring/user/{name}``, ``/monitoring/users/``, ``/monitoring/projects/``,
+``/monitoring/tags/`` and ``/config`` (settings).
+"""
+
+from __future__ import annotations
+
+from app.pages.home import home_page
+from app.routing import MANAGER_ROLES, STAFF_ROLES, VIEWER_ROLES, PageSpec
+
+__all__ = ["MANAGER_ROLES", "PAGES", "STAFF_ROLES", "VIEWER_ROLES", "PageSpec"]
+
+#: Every page, by route. The order decides which page a path opens when two could.
+PAGES: list[PageSpec] = [
+    PageSpec("/", "ClusterCockpit", home_page),
+]

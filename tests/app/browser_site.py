@@ -1,0 +1,167 @@
+"""A demo site served by ``cc-backend serve`` for browser tests, and Debian's chromium.
+
+:func:`serve_demo_site` initialises a site with the command line (demo archive, job
+database, users with passwords, a notice), starts ``cc-backend serve`` on a free loopback
+port and yields a :class:`DemoSite` once the login page answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cc_backend.archive import open_archive
+from cc_backend.config import load_config, load_secrets
+from cc_backend.demo import generate_demo_archive
+from cc_backend.domain.filters import JobFilter, StringInput
+from cc_backend.domain.job import JobState
+from cc_backend.server import build_backends
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Flags for headless chromium in a container, without calls home.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+#: Users of the demo site: name -> (roles, password).
+ACCOUNTS = {
+    "root": ("admin,api", "root-Secret-1"),
+    "manny": ("manager", "manny-Secret-1"),
+    "bob": ("user", "bob-Secret-1"),
+    "robot": ("api", "robot-Secret-1"),
+}
+NOTICE = "Maintenance on Friday from 8 to 12"
+_SECRETS = ("JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "SESSION_KEY")
+
+
+def browser_missing_reason() -> str | None:
+    """Why browser tests cannot run here, or ``None`` if they can."""
+    if not CHROMIUM.exists():
+        return f"Debian's chromium is not installed ({CHROMIUM}; apt-get install chromium)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the Python package playwright is not installed (test extra)"
+    return None
+
+
+def require_browser() -> None:
+    """Skip the calling test when no browser can run, unless CC_REQUIRE_BROWSER=1 (then
+    fail)."""
+    reason = browser_missing_reason()
+    if reason is None:
+        return
+    if os.environ.get("CC_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"CC_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """The served site: its URL and what its pages should show."""
+
+    base: str
+    #: Cluster name -> (running jobs, all jobs).
+    counts: dict[str, tuple[int, int]]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cli(site: Path, env: dict[str, str], *args: str) -> None:
+    command = [sys.executable, "-m", "cc_backend.cli", *args]
+    done = subprocess.run(command, cwd=site, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _expected_counts(site: Path) -> dict[str, tuple[int, int]]:
+    config_path = site / "config.json"
+    backends = build_backends(load_config(config_path), load_secrets(config_path))
+    try:
+        counts = {}
+        for name in backends.clusters.names():
+            cluster = JobFilter(cluster=StringInput(eq=name))
+            running = JobFilter(state=[JobState.RUNNING])
+            counts[name] = (
+                backends.jobs.count([cluster, running], actor=None),
+                backends.jobs.count([cluster], actor=None),
+            )
+        return counts
+    finally:
+        backends.close()
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"cc-backend serve ended early:\n{process.communicate()[0]}")
+        try:
+            with urllib.request.urlopen(base + "/login", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise AssertionError("cc-backend serve did not answer in time")
+
+
+@contextlib.contextmanager
+def serve_demo_site(folder: Path, jobs: int = 30) -> Iterator[DemoSite]:
+    """Initialise a demo site in ``folder`` and serve it (see the module docstring)."""
+    env = {k: v for k, v in os.environ.items() if k not in _SECRETS}
+    site = folder / "site"
+    _cli(folder, env, "init", str(site))
+    archive = open_archive(load_config(site / "config.json").archive)
+    generate_demo_archive(archive, jobs=jobs, seed=5, with_data=False)
+    archive.close()
+    _cli(site, env, "init-db")
+    for name, (roles, password) in ACCOUNTS.items():
+        _cli(site, env, "add-user", f"{name}:{roles}:{password}")
+    (site / "var").mkdir(exist_ok=True)
+    (site / "var" / "notice.txt").write_text(NOTICE)
+    counts = _expected_counts(site)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cc_backend.cli", "serve", "--addr", f"127.0.0.1:{port}"],
+        cwd=site,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_until_up(base, process)
+        yield DemoSite(base, counts)
+    finally:
+        process.kill()
+        output, _ = process.communicate(timeout=30)
+        shutil.rmtree(site / "var", ignore_errors=True)
+    assert "Traceback" not in _without_closed_websockets(output), output
+
+
+def _without_closed_websockets(output: str) -> str:
+    """The server's log without Tornado's report of an update sent to a websocket the
+    browser had just closed by leaving the page (a race of the framework, harmless)."""
+    entries = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", output)
+    return "\n".join(e for e in entries if not e.rstrip().endswith("WebSocketClosedError"))

@@ -1,0 +1,111 @@
+"""The statistics queries over the seeded jobs, checked against sums computed here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from cc_backend.domain.job import Job, JobState
+from cc_backend.server import Backends
+from tests.web.graphql.conftest import PEOPLE, GraphQL, Seeded
+
+STATISTICS = """
+query ($filter: [JobFilter!], $groupBy: Aggregate, $sortBy: SortByAggregate) {
+  jobsStatistics(filter: $filter, groupBy: $groupBy, sortBy: $sortBy, numDurationBins: "1h") {
+    id totalJobs totalUsers runningJobs totalNodes totalCores totalAccs
+    totalWalltime totalNodeHours totalCoreHours
+    histDuration { value count } histNumNodes { value count }
+  }
+}
+"""
+
+
+def _all_jobs(backends: Backends) -> list[Job]:
+    return backends.jobs.query(actor=None).items
+
+
+def _visible(backends: Backends, role: str) -> list[Job]:
+    person = PEOPLE[role]
+    assert person is not None
+    return backends.jobs.query(actor=person).items
+
+
+def _hours(jobs: list[Job], weight: str) -> int:
+    return sum(j.duration * getattr(j, weight) for j in jobs) // 3600
+
+
+@pytest.mark.parametrize("role", ["admin", "user", "manager"])
+async def test_totals_are_those_of_the_visible_jobs(
+    gql: GraphQL, seeded: Seeded, backends: Backends, role: str
+) -> None:
+    jobs = _visible(backends, role)
+    [row] = (await gql(STATISTICS, role=role)).ok()["jobsStatistics"]
+
+    assert row["totalJobs"] == len(jobs)
+    assert row["totalUsers"] == len({j.user for j in jobs})
+    assert row["runningJobs"] == sum(j.job_state is JobState.RUNNING for j in jobs)
+    assert row["totalNodes"] == sum(j.num_nodes for j in jobs)
+    assert row["totalCores"] == sum(j.num_hwthreads for j in jobs)
+    finished = [j for j in jobs if j.job_state is not JobState.RUNNING]
+    assert row["totalNodeHours"] >= _hours(finished, "num_nodes")
+
+
+async def test_histograms_of_all_jobs(gql: GraphQL, seeded: Seeded, backends: Backends) -> None:
+    jobs = _all_jobs(backends)
+    [row] = (await gql(STATISTICS)).ok()["jobsStatistics"]
+
+    nodes = Counter(j.num_nodes for j in jobs)
+    assert {p["value"]: p["count"] for p in row["histNumNodes"]} == dict(nodes)
+    durations = row["histDuration"]
+    assert [p["value"] for p in durations[:3]] == [3600, 7200, 10800]
+    finished = [j for j in jobs if j.job_state is not JobState.RUNNING]
+    in_first_hour = sum(1 for j in finished if j.duration < 3600)
+    assert durations[0]["count"] >= in_first_hour
+
+
+async def test_grouped_by_user_sorted_by_jobs(
+    gql: GraphQL, seeded: Seeded, backends: Backends
+) -> None:
+    variables: dict[str, Any] = {"groupBy": "USER", "sortBy": "TOTALJOBS"}
+    rows = (await gql(STATISTICS, variables)).ok()["jobsStatistics"]
+
+    per_user = Counter(j.user for j in _all_jobs(backends))
+    assert {r["id"]: r["totalJobs"] for r in rows} == dict(per_user)
+    assert [r["totalJobs"] for r in rows] == sorted(per_user.values(), reverse=True)
+    assert all(r["histDuration"] == [] for r in rows)
+
+
+async def test_a_filter_narrows_the_totals(
+    gql: GraphQL, seeded: Seeded, backends: Backends
+) -> None:
+    variables = {"filter": [{"cluster": {"eq": "fritz"}}, {"state": ["completed"]}]}
+    [row] = (await gql(STATISTICS, variables)).ok()["jobsStatistics"]
+
+    expected = [
+        j for j in _all_jobs(backends) if j.cluster == "fritz" and j.job_state is JobState.COMPLETED
+    ]
+    assert row["totalJobs"] == len(expected)
+    assert row["totalWalltime"] == sum(j.duration for j in expected) // 3600
+
+
+async def test_footprints_list_every_job_with_its_weights(
+    gql: GraphQL, seeded: Seeded, backends: Backends
+) -> None:
+    query = """
+    { jobsFootprints(metrics: ["cpu_load"]) {
+        timeWeights { nodeHours coreHours }
+        metrics { metric data }
+    } }
+    """
+    found = (await gql(query)).ok()["jobsFootprints"]
+
+    [metric] = found["metrics"]
+    assert metric["metric"] == "cpu_load"
+    assert len(metric["data"]) == len(found["timeWeights"]["nodeHours"])
+
+
+async def test_a_bad_histogram_bin_name_is_bad_input(gql: GraphQL, seeded: Seeded) -> None:
+    query = '{ jobsStatistics(numDurationBins: "7d") { histDuration { value } } }'
+    assert (await gql(query)).codes == ["BAD_USER_INPUT"]
