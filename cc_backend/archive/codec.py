@@ -42,14 +42,22 @@ def decode_meta(raw: bytes, where: str = "meta.json") -> Job:
         raise InvalidInput(f"{where}: {problems}") from None
 
 
+#: gzip level of written data documents: the fastest one. Archiving compresses every job's
+#: data once, and level 1 takes a fraction of level 6's time for files about 15 % larger.
+#: Any level reads back the same way (:func:`decode_data`).
+GZIP_LEVEL = 1
+
+
 def encode_data(data: JobData) -> tuple[bytes, bool]:
     """data.json bytes of ``data`` and whether they are gzip-compressed.
 
-    Documents larger than :data:`COMPRESS_ABOVE_BYTES` are compressed, as cc-backend does.
+    Documents larger than :data:`COMPRESS_ABOVE_BYTES` are compressed, as cc-backend does,
+    at :data:`GZIP_LEVEL` and with a zero time stamp in the gzip header, so that the same
+    data always gives the same bytes.
     """
     raw = data.to_json()
     if len(raw) > COMPRESS_ABOVE_BYTES:
-        return gzip.compress(raw, compresslevel=6, mtime=0), True
+        return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0), True
     return raw, False
 
 

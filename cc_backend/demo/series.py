@@ -14,17 +14,22 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
 
 from cc_backend.demo.layout import Layout, plan_metric
 from cc_backend.demo.metrics import PERCENT_METRICS, Inputs, metric_value
 from cc_backend.demo.profiles import Behaviour, Levels, Signals, job_signals
 from cc_backend.domain.cluster import Aggregation, MetricConfig, MetricScope
-from cc_backend.domain.jobdata import JobData, JobMetric, MetricStatistics, Series, StatsSeries
+from cc_backend.domain.jobdata import (
+    JobData,
+    JobMetric,
+    MetricStatistics,
+    Series,
+    StatsSeries,
+    trusted_model,
+)
 
 __all__ = [
     "FINE_METRICS",
@@ -105,32 +110,13 @@ def statistics_series(matrix: FloatArray) -> StatsSeries:
     )
 
 
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _trusted(cls: type[_M], **values: Any) -> _M:
-    """An instance of ``cls`` from values known to be valid and complete (every field
-    given, no aliases): what ``model_construct`` does, without its per-field alias lookups,
-    which cost more than the rest of building a series."""
-    instance = cls.__new__(cls)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    return instance
-
-
 def _job_metric(
     metric: MetricConfig, block: _Block, matrix: FloatArray, stats: _Stats
 ) -> JobMetric:
     avg, low, high = (column[block.rows].tolist() for column in stats)
     series = [
-        _trusted(
-            Series,
-            hostname=host,
-            id=ident,
-            statistics=_trusted(MetricStatistics, avg=a, min=lo, max=hi),
-            data=row,
+        Series.trusted(
+            host, ident, trusted_model(MetricStatistics, {"avg": a, "min": lo, "max": hi}), row
         )
         for host, ident, row, a, lo, hi in zip(
             block.hosts, block.ids, matrix[block.rows], avg, low, high, strict=True

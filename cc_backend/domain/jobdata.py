@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import orjson
@@ -123,6 +123,24 @@ class _Model(BaseModel):
     )
 
 
+_M = TypeVar("_M", bound=_Model)
+
+
+def trusted_model(cls: type[_M], fields: dict[str, Any]) -> _M:
+    """An instance of ``cls`` holding ``fields`` (every field, by name) as they are.
+
+    What pydantic's ``model_construct`` does for a model without defaults to fill in,
+    extra fields or private attributes, without its per-field bookkeeping, which costs
+    more than validating these small models. For values this project computed itself.
+    """
+    instance = cls.__new__(cls)
+    object.__setattr__(instance, "__dict__", fields)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
 class MetricStatistics(_Model):
     """Average, minimum and maximum of one series over time."""
 
@@ -163,6 +181,28 @@ class Series(_Model):
     id: Annotated[str | None, BeforeValidator(_int_to_str)] = None
     statistics: MetricStatistics
     data: FloatArray
+
+    @classmethod
+    def trusted(
+        cls,
+        hostname: str,
+        id: str | None,
+        statistics: MetricStatistics,
+        data: NDArray[np.float64],
+    ) -> Series:
+        """A series built from parts this project's own code made (e.g. a metric store's
+        answer), without validating or copying them: ``data`` is kept as it is, and
+        ``statistics`` are taken to be those of ``data``.
+
+        Only the array's form is checked (ValueError unless it is one-dimensional,
+        contiguous float64). Anything read from outside (files, requests) goes through
+        :meth:`model_validate` instead.
+        """
+        if data.dtype != np.float64 or data.ndim != 1 or not data.flags.c_contiguous:
+            raise ValueError("series data must be a flat, contiguous float64 array")
+        return trusted_model(
+            cls, {"hostname": hostname, "id": id, "statistics": statistics, "data": data}
+        )
 
     @model_validator(mode="before")
     @classmethod

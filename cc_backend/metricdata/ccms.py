@@ -19,10 +19,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import urllib3
 
-from cc_backend.domain.cluster import Cluster, MetricScope
+from cc_backend.domain.cluster import Cluster, MetricConfig, MetricScope
 from cc_backend.domain.errors import BackendUnavailable, InvalidInput, NotFound
 from cc_backend.domain.footprint import job_subcluster
 from cc_backend.domain.job import Job, JobState, Resource
@@ -94,12 +95,13 @@ def _failure(exc: urllib3.exceptions.HTTPError) -> str:
 
 
 def _parse_response(raw: bytes) -> ApiQueryResponse:
+    """The answer of an external store; ValueError (among others) if it is not one."""
     document = orjson.loads(raw)
     results = [
         [
             ApiMetricData(
                 error=item.get("error"),
-                data=np.array(item["data"], dtype=np.float64) if item.get("data") else None,
+                data=_samples(item["data"]) if item.get("data") else None,
                 from_=int(item.get("from", 0)),
                 to=int(item.get("to", 0)),
                 resolution=int(item.get("resolution", 0)),
@@ -116,6 +118,16 @@ def _parse_response(raw: bytes) -> ApiQueryResponse:
 
 def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
+
+
+def _samples(values: Any) -> npt.NDArray[np.float64]:
+    """A flat float array of JSON numbers and nulls (NaN); ValueError for anything else."""
+    if not isinstance(values, list):
+        raise ValueError("data is not a list")
+    array = np.array(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError("data is not a flat list")
+    return array
 
 
 class CCMetricStoreData(MetricDataRepository):
@@ -326,11 +338,18 @@ class CCMetricStoreData(MetricDataRepository):
         queries: Sequence[ScopeQuery],
         answers: Sequence[Sequence[ApiMetricData]],
     ) -> JobData:
-        """Answers grouped into metric -> scope -> series (errors logged and skipped)."""
+        """Answers grouped into metric -> scope -> series (errors logged and skipped).
+
+        The answers hold arrays made by the built-in store or checked when an external
+        store's answer was read, so the series are built without validating them again.
+        """
         grouped: dict[str, dict[MetricScope, JobMetric]] = {}
+        configs: dict[str, MetricConfig] = {}
         failures: list[str] = []
         for query, results in zip(queries, answers, strict=True):
-            config = cluster.metric_config(subcluster, query.metric)
+            config = configs.get(query.metric)
+            if config is None:
+                config = configs[query.metric] = cluster.metric_config(subcluster, query.metric)
             for series_id, result in zip(query.series_ids, results, strict=False):
                 if result.error is not None:
                     failures.append(f"{query.metric}@{query.hostname}: {result.error}")
@@ -345,12 +364,7 @@ class CCMetricStoreData(MetricDataRepository):
                     )
                     grouped[query.metric][query.scope] = target
                 target.series.append(
-                    Series(
-                        hostname=query.hostname,
-                        id=series_id,
-                        statistics=_statistics(result),
-                        data=samples,
-                    )
+                    Series.trusted(query.hostname, series_id, _statistics(result), samples)
                 )
         if failures:
             log.info(

@@ -16,7 +16,11 @@ deliberate differences, each where cc-backend's result is accidental:
   that socket (cc-backend reads the job's hardware-thread ids as core ids there, and lists
   hardware-thread ids under ``type: core``);
 - accelerator queries are issued only for hosts that list accelerators (cc-backend also
-  sends one naming no accelerator when the job has accelerators on other hosts).
+  sends one naming no accelerator when the job has accelerators on other hosts);
+- a hardware-thread metric asked per core, where each core of the job holds a single
+  hardware thread (no SMT), is one query per host listing those threads, not aggregated,
+  its series labelled with the core ids (cc-backend sends one aggregated query per core
+  and thread: the same data, many more queries).
 
 Like cc-backend, it raises for the transformations it cannot serve: a ``memoryDomain``
 request for a metric measured per hardware thread or per core.
@@ -53,6 +57,11 @@ class ScopeQuery:
     query, which names no ids). With ``aggregate`` the store combines the series of all
     ids into one (by the metric's ``aggregation``); without it, it returns one series per
     id, in ``type_ids`` order. ``scope`` is the scope of the resulting series.
+
+    ``result_ids`` gives the id at ``scope`` of each series the store returns, in order
+    (``None`` for a node-scope series). Left empty, it is derived: the type ids for a query
+    that is not aggregated, ``(None,)`` for one series. ValueError if it does not name one
+    id per returned series.
     """
 
     metric: str
@@ -61,16 +70,22 @@ class ScopeQuery:
     type: MetricScope | None = None
     type_ids: tuple[str, ...] = field(default=())
     aggregate: bool = False
-    #: The id (at ``scope``) of each series the query returns, in order; ``None`` for a
-    #: node-scope series. Without it: one series per type id, or one without id.
-    result_id: str | None = None
+    result_ids: tuple[str | None, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        one = self.aggregate or not self.type_ids
+        if not self.result_ids:
+            object.__setattr__(self, "result_ids", (None,) if one else self.type_ids)
+        returned = 1 if one else len(self.type_ids)
+        if len(self.result_ids) != returned:
+            raise ValueError(
+                f"{len(self.result_ids)} result ids for a query that returns {returned} series"
+            )
 
     @property
     def series_ids(self) -> tuple[str | None, ...]:
         """The id of each series the store returns for this query, in order."""
-        if self.aggregate or not self.type_ids:
-            return (self.result_id,)
-        return self.type_ids
+        return self.result_ids
 
     def to_json(self, resolution: int = 0) -> dict[str, Any]:
         """The query as cc-metric-store's ``/api/query`` expects it in ``queries[]``.
@@ -183,10 +198,9 @@ def _host_queries(
         ids: Iterable[int] = (),
         *,
         aggregate: bool,
-        result: int | None = None,
+        results: Iterable[int] = (),
     ) -> ScopeQuery:
-        result_id = None if result is None else str(result)
-        return ScopeQuery(metric, host.hostname, scope, kind, _ids(ids), aggregate, result_id)
+        return ScopeQuery(metric, host.hostname, scope, kind, _ids(ids), aggregate, _ids(results))
 
     if native is scope:
         if native is _NODE:
@@ -196,11 +210,15 @@ def _host_queries(
         return [query(native, _native_ids(native, hwthreads, topology), aggregate=True)]
     if scope is _SOCKET:
         groups = _socket_groups(native, hwthreads, topology, host.hostname, metric)
-        return [query(native, ids, aggregate=True, result=s) for s, ids in groups]
+        return [query(native, ids, aggregate=True, results=[s]) for s, ids in groups]
     if native is _HWTHREAD and scope is _CORE:
         cores, _ = topology.cores_of(hwthreads)
         core_lists = topology.core or []
-        return [query(_HWTHREAD, core_lists[c], aggregate=True, result=c) for c in cores]
+        if cores and all(len(core_lists[c]) == 1 for c in cores):
+            # A core's series is its only thread's: one query lists them all.
+            threads = [core_lists[c][0] for c in cores]
+            return [query(_HWTHREAD, threads, aggregate=False, results=cores)]
+        return [query(_HWTHREAD, core_lists[c], aggregate=True, results=[c]) for c in cores]
     raise InvalidInput(
         f"metric {metric!r} is measured per {native} and cannot be delivered per {scope}"
     )

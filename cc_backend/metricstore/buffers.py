@@ -61,6 +61,11 @@ class SeriesTable:
 
     # -- series --------------------------------------------------------------------------
 
+    def chunk(self, number: int) -> FloatArray | None:
+        """Chunk ``number`` (rows x ``CHUNK`` cells) as stored, None if never written;
+        read only (the query path combines rows over views of it)."""
+        return self._chunks.get(number)
+
     def __len__(self) -> int:
         return len(self._rows)
 

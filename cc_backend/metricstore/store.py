@@ -48,7 +48,7 @@ from cc_backend.metricstore.models import (
     IngestResult,
     RestoreReport,
 )
-from cc_backend.metricstore.query import NOT_FOUND, finish, levels_of, read_selection
+from cc_backend.metricstore.query import NOT_FOUND, finish, levels_of, read_query
 from cc_backend.metricstore.resample import Resampler, average
 from cc_backend.metricstore.restore import restore_checkpoints
 
@@ -281,10 +281,14 @@ class MetricStore:
             return [ApiMetricData(error=NOT_FOUND) for _ in selections]
         with host.lock:
             table = host.tables.get(info.frequency)
-            picked = [
-                read_selection(table, query.metric, levels, request.from_, request.to)
-                for levels in selections
-            ]
+            picked = read_query(
+                table,
+                query.metric,
+                selections,
+                request.from_,
+                request.to,
+                aggregation=info.aggregation,
+            )
         return [finish(item, info, query, request, self._resampler) for item in picked]
 
     def _host(self, cluster: str, host: str) -> _Host | None:

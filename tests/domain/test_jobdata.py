@@ -187,6 +187,44 @@ class TestNullAndNaN:
         assert Series.model_validate(series("h", [1.0], id=3)).id == "3"
 
 
+class TestTrustedSeries:
+    """Series built from arrays the project made itself skip validation, and equal the
+    validated ones."""
+
+    def test_a_trusted_series_equals_a_validated_one_and_keeps_its_array(self) -> None:
+        data = np.array([1.0, np.nan, 3.0])
+        stats = MetricStatistics(avg=2.0, min=1.0, max=3.0)
+        trusted = Series.trusted("h1", "0", stats, data)
+        assert trusted.data is data
+        assert trusted == Series.model_validate(series("h1", [1.0, None, 3.0], id="0"))
+        assert trusted.model_copy(update={"id": "1"}).id == "1"
+
+    def test_a_trusted_series_writes_as_json_like_any_other(self) -> None:
+        nan = MetricStatistics(avg=math.nan, min=math.nan, max=math.nan)
+        trusted = Series.trusted("h1", None, nan, np.full(2, np.nan))
+        metric = JobMetric(unit=Unit(base="W"), timestep=60, series=[trusted])
+        written = orjson.loads(JobData({"power": {MetricScope.NODE: metric}}).to_json())
+        assert written["power"]["node"]["series"] == [
+            {
+                "hostname": "h1",
+                "statistics": {"avg": None, "min": None, "max": None},
+                "data": [None, None],
+            }
+        ]
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            pytest.param(np.ones((2, 2)), id="two-dimensional"),
+            pytest.param(np.arange(3), id="integers"),
+            pytest.param(np.arange(6, dtype=np.float64)[::2], id="not contiguous"),
+        ],
+    )
+    def test_only_flat_contiguous_float_arrays_are_taken(self, data: np.ndarray) -> None:
+        with pytest.raises(ValueError, match="flat, contiguous float64 array"):
+            Series.trusted("h1", None, MetricStatistics(avg=1.0, min=1.0, max=1.0), data)
+
+
 SAMPLES = st.lists(st.none() | st.floats(allow_nan=False, allow_infinity=False), min_size=1)
 
 

@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 import pytest
+import tornado.web
+from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from cc_backend.config import load_config_data
@@ -447,3 +450,39 @@ async def test_a_url_that_is_no_metric_store_is_unavailable(
     with pytest.raises(BackendUnavailable, match="answered 404"):
         await off_loop(client.load_data, job, ["mem_used"], [MetricScope.NODE])
     transport.close()
+
+
+class _OddStore(tornado.web.RequestHandler):
+    """``/api/query/`` of a store that answers 200 with a fixed body."""
+
+    def initialize(self, body: bytes) -> None:
+        self.body = body
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(self.body)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param([[1.0, 2.0]], id="nested lists"),
+        pytest.param("1,2", id="a string"),
+        pytest.param([1.0, "x"], id="a string among the numbers"),
+    ],
+)
+async def test_an_answer_with_malformed_data_is_unavailable(
+    api: Api, job: Job, data: object
+) -> None:
+    body = orjson.dumps({"results": [[{"data": data, "from": 0, "to": 60, "resolution": 60}]]})
+    sock, port = bind_unused_port()
+    server = HTTPServer(tornado.web.Application([(r"/api/query/", _OddStore, {"body": body})]))
+    server.add_sockets([sock])
+    transport = HttpQueryTransport(f"http://127.0.0.1:{port}", "token")
+    client = CCMetricStoreData(api.backends.clusters.get, transport)
+    try:
+        with pytest.raises(BackendUnavailable, match="unreadable answer"):
+            await off_loop(client.load_data, job, ["mem_used"], [MetricScope.NODE])
+    finally:
+        transport.close()
+        server.stop()

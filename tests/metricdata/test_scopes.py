@@ -1,7 +1,9 @@
 """Scope selection: the metric-store queries that load a job's metrics at requested scopes.
 
 Expectations are derived by hand from the topologies of the reference clusters (emmy,
-fritz, alex), the demo clusters and a small SMT node built here.
+fritz, alex), the demo clusters and a small SMT node built here. Where a query's shape
+departs from cc-backend's (one query for the cores of a node without SMT), a real store
+shows that it reads the same series.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
@@ -19,6 +22,8 @@ from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.errors import InvalidInput, NotFound
 from cc_backend.domain.job import Resource
 from cc_backend.metricdata.scopes import ScopeQuery, build_queries, delivered_scope
+from cc_backend.metricstore import ApiQueryRequest, MetricStore, SeriesKey
+from cc_backend.metricstore.models import ApiMetricData
 
 NODE = MetricScope.NODE
 SOCKET = MetricScope.SOCKET
@@ -76,9 +81,12 @@ def fritz_with_domain_metric(reference_dir: Path) -> Cluster:
     return Cluster.from_json(document)
 
 
-def smt_cluster() -> Cluster:
+def smt_cluster(cores: list[list[int]] | None = None) -> Cluster:
     """One node of 2 sockets x 2 cores x 2 threads, threads numbered core by core per
-    SMT level: core c holds threads c and c + 4; socket 0 holds cores 0 and 1."""
+    SMT level: core c holds threads c and c + 4; socket 0 holds cores 0 and 1.
+
+    ``cores`` replaces the cores' threads (the sockets keep threads 0, 1, 4, 5 and 2, 3,
+    6, 7)."""
     value = {"unit": {"base": "F/s", "prefix": "G"}, "value": 100}
 
     def metric(name: str, scope: str) -> dict[str, Any]:
@@ -113,7 +121,7 @@ def smt_cluster() -> Cluster:
                         "node": list(range(8)),
                         "socket": [[0, 1, 4, 5], [2, 3, 6, 7]],
                         "memoryDomain": [[0, 1, 4, 5], [2, 3, 6, 7]],
-                        "core": [[0, 4], [1, 5], [2, 6], [3, 7]],
+                        "core": cores or [[0, 4], [1, 5], [2, 6], [3, 7]],
                     },
                 }
             ],
@@ -169,8 +177,8 @@ class TestWholeNodeOnFritz:
             pytest.param(
                 "flops_any",
                 CORE,
-                [(CORE, HWTHREAD, (str(t),), True) for t in range(72)],
-                id="hwthread to core",
+                [(CORE, HWTHREAD, ids(range(72)), False)],
+                id="hwthread to core: one thread a core, one query listing them",
             ),
             pytest.param(
                 "flops_any",
@@ -196,7 +204,7 @@ class TestWholeNodeOnFritz:
 
     def test_scopes_are_served_in_request_order(self, fritz: Cluster) -> None:
         queries = build_queries([host("f0101")], fritz, "main", ["flops_any"], [NODE, SOCKET, CORE])
-        assert [q.scope for q in queries] == [NODE] + [SOCKET] * 2 + [CORE] * 72
+        assert [q.scope for q in queries] == [NODE, SOCKET, SOCKET, CORE]
 
     def test_scopes_that_resolve_to_one_scope_are_served_once(self, fritz: Cluster) -> None:
         queries = build_queries(
@@ -264,8 +272,8 @@ class TestPartialNode:
             pytest.param(
                 "flops_any",
                 CORE,
-                [(CORE, HWTHREAD, (str(t),), True) for t in range(30, 42)],
-                id="to core",
+                [(CORE, HWTHREAD, ids(range(30, 42)), False)],
+                id="to core: the job's threads in one query",
             ),
             pytest.param(
                 "mem_bw", SOCKET, [(SOCKET, SOCKET, ("0", "1"), False)], id="socket at socket"
@@ -308,7 +316,9 @@ class TestSeriesIds:
 
     def test_an_aggregate_carries_the_id_of_what_it_adds_up_to(self, fritz: Cluster) -> None:
         assert self.series(fritz, "flops_any", SOCKET) == [("1",)]
-        assert self.series(fritz, "flops_any", CORE) == [("36",), ("37",), ("38",), ("39",)]
+
+    def test_threads_standing_for_their_cores_carry_the_core_ids(self, fritz: Cluster) -> None:
+        assert self.series(fritz, "flops_any", CORE) == [("36", "37", "38", "39")]
 
 
 class TestMemoryDomains:
@@ -447,6 +457,109 @@ class TestCoresWithSmt:
     def test_core_metrics_cannot_be_delivered_per_memory_domain(self) -> None:
         with pytest.raises(InvalidInput, match="per core and cannot be delivered per memoryDomain"):
             build_queries([host("s01")], smt_cluster(), "main", ["core_power"], [MEMORY_DOMAIN])
+
+
+class TestHwthreadMetricsPerCoreWithoutSmt:
+    """Where each core of the job holds one hardware thread, a core's series is that
+    thread's: one query per host lists the threads, its series labelled by core."""
+
+    #: Eight cores of one thread each, thread ids not matching the core ids.
+    NO_SMT = [[1], [0], [3], [2], [5], [4], [7], [6]]
+    #: A hybrid node: cores 0 and 3 with two threads, cores 1 and 2 with one.
+    HYBRID = [[0, 4], [1], [2], [3, 5]]
+
+    def test_the_threads_are_asked_for_in_core_order_and_labelled_by_core(self) -> None:
+        queries = build_queries(
+            [host("s01", [0, 3])], smt_cluster(self.NO_SMT), "main", ["ipc"], [CORE]
+        )
+        assert shapes(queries) == [(CORE, HWTHREAD, ("0", "3"), False)]
+        assert queries[0].series_ids == ("1", "2")
+
+    def test_cores_of_one_thread_on_a_hybrid_node(self) -> None:
+        queries = build_queries(
+            [host("s01", [1, 2])], smt_cluster(self.HYBRID), "main", ["ipc"], [CORE]
+        )
+        assert shapes(queries) == [(CORE, HWTHREAD, ("1", "2"), False)]
+        assert queries[0].series_ids == ("1", "2")
+
+    def test_one_core_with_two_threads_keeps_a_query_per_core(self) -> None:
+        queries = build_queries(
+            [host("s01", [1, 4])], smt_cluster(self.HYBRID), "main", ["ipc"], [CORE]
+        )
+        assert shapes(queries) == [
+            (CORE, HWTHREAD, ("0", "4"), True),
+            (CORE, HWTHREAD, ("1",), True),
+        ]
+        assert [q.series_ids for q in queries] == [("0",), ("1",)]
+
+
+class TestCoreQueriesReadTheSameData:
+    """The one query listing the threads returns what one aggregated query per core does,
+    series by series, from a real store (gaps and series of different lengths included)."""
+
+    THREADS = list(range(30, 42))
+    STEPS = 40
+    START = 1_700_000_000
+
+    def store(self, fritz: Cluster) -> MetricStore:
+        store = MetricStore([fritz], clock=lambda: float(self.START + 3600))
+        rng = np.random.default_rng(3)
+        stamps = self.START + 60 * np.arange(self.STEPS, dtype=np.int64)
+        for metric in ("flops_any", "cpu_user"):
+            for thread in self.THREADS:
+                values = np.round(rng.uniform(0, 50, self.STEPS), 2)
+                values[rng.random(self.STEPS) < 0.1] = np.nan
+                if thread == 33:
+                    values[:7] = np.nan  # starts late
+                if thread == 40:
+                    values[-5:] = np.nan  # ends early
+                store.load(
+                    SeriesKey("fritz", "f0101", (f"hwthread{thread}",), metric), stamps, values
+                )
+        return store
+
+    def answers(
+        self, store: MetricStore, queries: list[ScopeQuery]
+    ) -> list[tuple[str, str | None, ApiMetricData]]:
+        request = ApiQueryRequest.model_validate(
+            {
+                "cluster": "fritz",
+                "from": self.START,
+                "to": self.START + 60 * self.STEPS,
+                "queries": [q.to_json() for q in queries],
+            }
+        )
+        results = store.query(request).results
+        return [
+            (query.metric, series_id, result)
+            for query, row in zip(queries, results, strict=True)
+            for series_id, result in zip(query.series_ids, row, strict=True)
+        ]
+
+    def test_series_by_series(self) -> None:
+        fritz = demo_clusters()[0]
+        store = self.store(fritz)
+        metrics = ["flops_any", "cpu_user"]
+        collapsed = build_queries([host("f0101", self.THREADS)], fritz, "main", metrics, [CORE])
+        assert len(collapsed) == 2
+        cores = fritz.subcluster("main").topology.core or []
+        per_core = [
+            ScopeQuery(m, "f0101", CORE, HWTHREAD, ids(cores[c]), True, (str(c),))
+            for m in metrics
+            for c in fritz.subcluster("main").topology.cores_of(self.THREADS)[0]
+        ]
+        got, want = self.answers(store, collapsed), self.answers(store, per_core)
+        assert [(m, i) for m, i, _ in got] == [(m, i) for m, i, _ in want]
+        assert len(got) == 2 * len(self.THREADS)
+        for (_, _, a), (_, _, b) in zip(got, want, strict=True):
+            assert a.error is None
+            assert (a.from_, a.to, a.resolution) == (b.from_, b.to, b.resolution)
+            assert a.data is not None
+            assert b.data is not None
+            assert np.array_equal(a.data, b.data, equal_nan=True)
+            # Statistics of a query's series are computed together: equal up to rounding.
+            assert (a.min, a.max) == (b.min, b.max)
+            assert a.avg == pytest.approx(b.avg, rel=1e-14)
 
 
 @pytest.mark.reference
@@ -595,6 +708,29 @@ class TestBadInput:
             queries = build_queries([host("s01")], smt_cluster(), "main", ["nope", "ipc"])
         assert [q.metric for q in queries] == ["ipc"]
         assert "'nope' is not configured for cluster 'smt'" in caplog.text
+
+
+class TestResultIds:
+    def test_derived_from_the_query_when_not_given(self) -> None:
+        assert ScopeQuery("cpu_load", "f0101", NODE).series_ids == (None,)
+        per_socket = ScopeQuery("mem_bw", "f0101", SOCKET, SOCKET, ("0", "1"))
+        assert per_socket.series_ids == ("0", "1")
+        summed = ScopeQuery("mem_bw", "f0101", NODE, SOCKET, ("0", "1"), aggregate=True)
+        assert summed.series_ids == (None,)
+
+    def test_given_ids_label_the_series(self) -> None:
+        query = ScopeQuery("ipc", "s01", CORE, HWTHREAD, ("0", "3"), result_ids=("1", "2"))
+        assert query.series_ids == ("1", "2")
+
+    @pytest.mark.parametrize(
+        ("type_ids", "aggregate", "result_ids"),
+        [(("0", "3"), False, ("1",)), (("0", "3"), True, ("1", "2")), ((), False, ("1", "2"))],
+    )
+    def test_one_id_per_returned_series(
+        self, type_ids: tuple[str, ...], aggregate: bool, result_ids: tuple[str, ...]
+    ) -> None:
+        with pytest.raises(ValueError, match="result ids for a query that returns"):
+            ScopeQuery("ipc", "s01", CORE, HWTHREAD, type_ids, aggregate, result_ids)
 
 
 class TestQueryJson:
