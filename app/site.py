@@ -142,6 +142,7 @@ def render_page(site: AppSite, page: PageSpec) -> Any:
         header=header,
         theme=theme,
         content=build_content(page, context),
+        base_url=path.rstrip("/") or "/",
     )
     if _wants_clusters(user, site.pages):
 

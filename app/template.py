@@ -88,13 +88,19 @@ def header_pane(
 
 
 def page_template(
-    *, title: str, header: pn.pane.HTML, theme: Theme, content: Any
+    *, title: str, header: pn.pane.HTML, theme: Theme, content: Any, base_url: str = ""
 ) -> pn.template.BootstrapTemplate:
     """``content`` below ``header`` (see :func:`header_pane`) in the site's template,
-    titled ``"<title> - ClusterCockpit"`` (just the site's name on the start page)."""
+    titled ``"<title> - ClusterCockpit"`` (just the site's name on the start page).
+
+    ``base_url`` is the page's path without a trailing slash: Panel derives the location
+    of its files from the path a page was opened with, so ``/monitoring/users/`` would load
+    them from ``/monitoring/users/static/...`` without it.
+    """
     return pn.template.BootstrapTemplate(
         title=f"{title} - {SITE_TITLE}" if title != SITE_TITLE else SITE_TITLE,
         site_url="/",
+        base_url=base_url,
         theme=theme,
         header_background="#0072b5" if theme == "default" else "#1b2838",
         header=[header],

@@ -17,6 +17,13 @@ cc-backend's routes still to come: ``/monitoring/jobs/``, ``/monitoring/job/{id}
 from __future__ import annotations
 
 from app.pages.home import home_page
+from app.pages.job import job_page
+from app.pages.jobs import jobs_page
+from app.pages.projects import projects_page
+from app.pages.settings import settings_page
+from app.pages.tags import tags_page
+from app.pages.user import user_page
+from app.pages.users import users_page
 from app.routing import MANAGER_ROLES, STAFF_ROLES, VIEWER_ROLES, PageSpec
 
 __all__ = ["MANAGER_ROLES", "PAGES", "STAFF_ROLES", "VIEWER_ROLES", "PageSpec"]
@@ -24,4 +31,11 @@ __all__ = ["MANAGER_ROLES", "PAGES", "STAFF_ROLES", "VIEWER_ROLES", "PageSpec"]
 #: Every page, by route. The order decides which page a path opens when two could.
 PAGES: list[PageSpec] = [
     PageSpec("/", "ClusterCockpit", home_page),
+    PageSpec("/monitoring/jobs/", "Jobs", jobs_page),
+    PageSpec("/monitoring/job/{id}", "Job {id}", job_page),
+    PageSpec("/monitoring/user/{name}", "User {name}", user_page),
+    PageSpec("/monitoring/users/", "Users", users_page, roles=MANAGER_ROLES),
+    PageSpec("/monitoring/projects/", "Projects", projects_page, roles=MANAGER_ROLES),
+    PageSpec("/monitoring/tags/", "Tags", tags_page),
+    PageSpec("/config", "Settings", settings_page),
 ]

@@ -21,16 +21,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.errors import CCError
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest
 from cc_backend.domain.job import Job
-from cc_backend.domain.jobdata import JobData, MetricStatistics
+from cc_backend.domain.jobdata import JobData, MetricStatistics, ScopedStatistics
 from cc_backend.domain.tag import Tag
+from cc_backend.metricdata.resample import ResamplingPolicy
+from cc_backend.stats.statistics_results import JobsStatistics, MetricHistoPoints
+from cc_backend.stats.stats_results import GroupBy, HistoPoint, SortBy
 
-__all__ = ["Client", "JobList", "NotSupported"]
+if TYPE_CHECKING:
+    from cc_backend.domain.user import User
+    from cc_backend.services.user_admin import NewUser, UserChange
+
+__all__ = [
+    "DEFAULT_DURATION_BINS",
+    "Client",
+    "DisplayConfig",
+    "JobLink",
+    "JobLinks",
+    "JobList",
+    "JobsHistograms",
+    "NotSupported",
+]
+
+#: Width of the duration histogram's bins when none is named (cc-backend's API default).
+DEFAULT_DURATION_BINS = "1h"
 
 
 class NotSupported(CCError):
@@ -123,3 +142,158 @@ class Client(Protocol):
         """User names of the people whose full name contains ``name_part`` (any case);
         managers, support and admins only (:class:`PermissionDenied` otherwise)."""
         ...
+
+    # -- the job view ----------------------------------------------------------------------
+
+    async def job_scoped_stats(
+        self,
+        db_id: int,
+        metrics: Sequence[str] | None = None,
+        scopes: Sequence[MetricScope] = (MetricScope.NODE,),
+    ) -> ScopedStatistics:
+        """Average, minimum and maximum of every series of ``metrics`` (``None``: all) at
+        ``scopes``: metric -> scope -> one entry per host (and scope id)."""
+        ...
+
+    async def concurrent_jobs(self, db_id: int) -> JobLinks:
+        """The jobs the user may see that shared a node with job ``db_id`` while it ran
+        (none for jobs that had their nodes to themselves or ran only briefly)."""
+        ...
+
+    async def add_job_tags(self, db_id: int, tags: Sequence[Tag]) -> list[Tag]:
+        """Attach ``tags`` (by type, name and scope; missing ones are created) to job
+        ``db_id``; the job's tags afterwards. :class:`PermissionDenied` for a scope the
+        user may not write, changing nothing."""
+        ...
+
+    async def remove_job_tags(self, db_id: int, tag_ids: Sequence[int]) -> list[Tag]:
+        """Detach the tags ``tag_ids`` from job ``db_id``; the job's tags afterwards.
+        :class:`NotFound` for a tag the user may not read, :class:`PermissionDenied` for
+        one whose scope the user may not write, changing nothing."""
+        ...
+
+    async def display_config(self) -> DisplayConfig:
+        """The site's settings for showing jobs: CO2 per kWh and the resampling policy of
+        metric plots (:class:`NotSupported` where the server offers no route for them)."""
+        ...
+
+    # -- statistics, tags and administration (user, users, tags and settings pages) -------
+
+    async def jobs_statistics(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        group_by: GroupBy | None = None,
+        sort_by: SortBy | None = None,
+        page: PageRequest | None = None,
+    ) -> list[JobsStatistics]:
+        """Totals over the jobs matching all ``filters`` that the user may see: one row
+        (``id`` empty) without ``group_by``, else one row per user, project, cluster or
+        subcluster with jobs, sorted by ``sort_by`` (largest first; ties and no sort by
+        ``id``) and paged by ``page``. A user row's ``name`` is the user's display name.
+        Over HTTP the ``*_seconds`` sums are whole hours (the API's precision): the
+        ``total_*`` hour properties are the same from both clients."""
+        ...
+
+    async def jobs_histograms(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        metrics: Sequence[str] = (),
+        duration_bins: str = DEFAULT_DURATION_BINS,
+        metric_bins: int | None = None,
+    ) -> JobsHistograms:
+        """How the matching jobs the user may see are distributed: by duration (bins of
+        ``duration_bins``: ``1m``, ``10m``, ``1h``, ``6h``, ``12h`` or ``24h``), by number
+        of nodes, hardware threads and accelerators, and by the footprint value of each
+        of ``metrics`` (``metric_bins`` bins up to the metric's peak, 10 by default).
+        :class:`InvalidInput` for an unknown bin width or a metric without a footprint."""
+        ...
+
+    async def tag_counts(self) -> dict[int, int]:
+        """Per tag the user may read (by id): how many of the jobs they may see carry it
+        (tags on none of them count 0)."""
+        ...
+
+    async def delete_tags(self, tags: Sequence[Tag]) -> int:
+        """Delete the global and admin tags among ``tags`` (named by type, name and
+        scope) with their links to jobs; private tags are skipped. Returns how many were
+        deleted. Deletes nothing and raises :class:`NotFound` for a tag that does not
+        exist, :class:`PermissionDenied` for one the user may not write (admins may)."""
+        ...
+
+    async def lookup_user(self, username: str) -> User | None:
+        """``username`` with their name and email only (no roles or projects), ``None``
+        if there is no such user. Anybody may look up themselves; managers, support and
+        admins anybody (:class:`PermissionDenied` otherwise)."""
+        ...
+
+    async def users(self) -> list[User]:
+        """Every user with roles, projects, name and email (no password); admins only."""
+        ...
+
+    async def create_user(self, form: NewUser) -> User:
+        """Create the user that ``form`` describes (cc-backend's form rules); admins only.
+        :class:`InvalidInput` for a refused form, :class:`Conflict` for a taken name."""
+        ...
+
+    async def change_user(self, username: str, change: UserChange) -> str:
+        """Apply the first change ``change`` names (add or remove a role or project) to
+        ``username``; cc-backend's success message. Admins only."""
+        ...
+
+    async def delete_user(self, username: str) -> None:
+        """Delete ``username`` and their settings; admins only."""
+        ...
+
+    async def set_notice(self, text: str) -> str:
+        """Replace the site notice (empty: none); cc-backend's success message. Admins
+        only; :class:`InvalidInput` for a text over cc-backend's limit."""
+        ...
+
+    async def api_token(self, username: str | None = None) -> str:
+        """A signed API token (JWT) for ``username`` (``None``: the user themself) with
+        that user's roles and projects; admins may ask for anybody, others only for
+        themselves (:class:`PermissionDenied`). :class:`ConfigError` when the site has
+        no signing key."""
+        ...
+
+
+@dataclass(frozen=True)
+class JobLink:
+    """A job named by its database id and its scheduler's job id."""
+
+    id: int
+    job_id: int
+
+
+@dataclass(frozen=True)
+class JobLinks:
+    """Jobs related to another one, and the job list query (``cluster=..&jobId=..``)
+    that selects them."""
+
+    items: list[JobLink] = field(default_factory=list)
+    list_query: str = ""
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    """How the site shows jobs: ``emission_constant`` (g CO2 per kWh; ``None``: no
+    estimate) and the ``resampling`` policy of metric plots (``None``: off)."""
+
+    emission_constant: float | None = None
+    resampling: ResamplingPolicy | None = None
+
+
+@dataclass(frozen=True)
+class JobsHistograms:
+    """Distributions of a set of jobs (cc-backend's histograms of ``jobsStatistics``):
+    jobs per duration bin (``value``: the bin's upper end in seconds; every bin), per
+    number of nodes, hardware threads and accelerators (``value``: the number; values
+    without jobs left out) and per footprint-value bin of each metric asked for."""
+
+    duration: tuple[HistoPoint, ...] = ()
+    num_nodes: tuple[HistoPoint, ...] = ()
+    num_cores: tuple[HistoPoint, ...] = ()
+    num_accs: tuple[HistoPoint, ...] = ()
+    metrics: tuple[MetricHistoPoints, ...] = ()

@@ -14,13 +14,25 @@ Connection failures raise :class:`BackendUnavailable`.
 
 from __future__ import annotations
 
+import base64
+import math
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import orjson
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
 
-from cc_backend.client.base import JobList, NotSupported
+from cc_backend.client.base import (
+    DEFAULT_DURATION_BINS,
+    DisplayConfig,
+    JobLink,
+    JobLinks,
+    JobList,
+    JobsHistograms,
+    NotSupported,
+)
 from cc_backend.client.graphql_shapes import (
     CLUSTER_FIELDS,
     JOB_FIELDS,
@@ -33,6 +45,7 @@ from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.errors import (
     BackendUnavailable,
     CCError,
+    Conflict,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -40,8 +53,23 @@ from cc_backend.domain.errors import (
 )
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest
 from cc_backend.domain.job import Job
-from cc_backend.domain.jobdata import JobData, MetricStatistics
-from cc_backend.domain.tag import Tag
+from cc_backend.domain.jobdata import (
+    JobData,
+    MetricStatistics,
+    ScopedStatistics,
+    SeriesStatistics,
+)
+from cc_backend.domain.tag import ADMIN_SCOPE, GLOBAL_SCOPE, Tag
+from cc_backend.domain.user import User
+from cc_backend.stats.statistics_results import (
+    JobsStatistics,
+    MetricHistoPoint,
+    MetricHistoPoints,
+)
+from cc_backend.stats.stats_results import GroupBy, HistoPoint, SortBy
+
+if TYPE_CHECKING:
+    from cc_backend.services.user_admin import NewUser, UserChange
 
 __all__ = ["HttpClient"]
 
@@ -82,6 +110,27 @@ _TAGS = "query { tags { id type name scope } }"
 _SET_CONFIG = """
 mutation ($name: String!, $value: String!) { updateConfiguration(name: $name, value: $value) }
 """
+_SCOPED_STATS = """
+query ($id: ID!, $metrics: [String!], $scopes: [MetricScope!]) {
+  scopedJobStats(id: $id, metrics: $metrics, scopes: $scopes) {
+    name scope stats { hostname id data { avg min max } }
+  }
+}"""
+_CONCURRENT = """
+query ($id: ID!) { job(id: $id) { concurrentJobs { listQuery items { id jobId } } } }"""
+_TAG_FIELDS = "id type name scope"
+_CREATE_TAG = f"""
+mutation ($type: String!, $name: String!, $scope: String!) {{
+  createTag(type: $type, name: $name, scope: $scope) {{ {_TAG_FIELDS} }}
+}}"""
+_ADD_TAGS = f"""
+mutation ($job: ID!, $tagIds: [ID!]!) {{
+  addTagsToJob(job: $job, tagIds: $tagIds) {{ {_TAG_FIELDS} }}
+}}"""
+_REMOVE_TAGS = f"""
+mutation ($job: ID!, $tagIds: [ID!]!) {{
+  removeTagsFromJob(job: $job, tagIds: $tagIds) {{ {_TAG_FIELDS} }}
+}}"""
 
 
 def _dump(model: Any) -> Any:
@@ -223,6 +272,247 @@ class HttpClient:
         users = await self._rest("/api/users/")
         return [u["username"] for u in users if wanted and wanted in str(u["name"]).casefold()]
 
+    # -- the job view ----------------------------------------------------------------------
+
+    async def job_scoped_stats(
+        self,
+        db_id: int,
+        metrics: Sequence[str] | None = None,
+        scopes: Sequence[MetricScope] = (MetricScope.NODE,),
+    ) -> ScopedStatistics:
+        variables = {
+            "id": str(db_id),
+            "metrics": list(metrics) if metrics is not None else None,
+            "scopes": [MetricScope(s).value for s in scopes],
+        }
+        data = await self._graphql(_SCOPED_STATS, variables)
+        result: ScopedStatistics = {}
+        for entry in data["scopedJobStats"]:
+            by_scope = result.setdefault(entry["name"], {})
+            by_scope[MetricScope(entry["scope"])] = [
+                SeriesStatistics(
+                    s["hostname"],
+                    s.get("id"),
+                    *(_nan_if_none(s["data"].get(k)) for k in ("avg", "min", "max")),
+                )
+                for s in entry["stats"]
+            ]
+        return result
+
+    async def concurrent_jobs(self, db_id: int) -> JobLinks:
+        data = await self._graphql(_CONCURRENT, {"id": str(db_id)})
+        if data["job"] is None:
+            raise NotFound(f"no job with id {db_id}")
+        found = data["job"]["concurrentJobs"]
+        if not found:
+            return JobLinks()
+        links = [JobLink(int(item["id"]), int(item["jobId"])) for item in found["items"]]
+        return JobLinks(links, str(found.get("listQuery") or ""))
+
+    async def add_job_tags(self, db_id: int, tags: Sequence[Tag]) -> list[Tag]:
+        """Missing tags are created one by one before any is attached, those of the
+        shared scopes (``global``, ``admin``: the ones most often refused) first; a refusal
+        leaves the job as it was, but private tags created before it remain unattached."""
+        known = {(t.type, t.name, t.scope): t.id for t in await self.tags()}
+        ids: dict[tuple[str, str, str], int] = {}
+        for tag in sorted(tags, key=lambda t: t.scope not in (GLOBAL_SCOPE, ADMIN_SCOPE)):
+            key = (tag.type, tag.name, tag.scope)
+            tag_id = known.get(key)
+            if tag_id is None:
+                named = {"type": tag.type, "name": tag.name, "scope": tag.scope}
+                created = await self._graphql(_CREATE_TAG, named)
+                tag_id = known[key] = int(created["createTag"]["id"])
+            ids[key] = tag_id
+        tag_ids = [str(i) for i in dict.fromkeys(ids.values())]
+        data = await self._graphql(_ADD_TAGS, {"job": str(db_id), "tagIds": tag_ids})
+        return [Tag.model_validate(t) for t in data["addTagsToJob"]]
+
+    async def remove_job_tags(self, db_id: int, tag_ids: Sequence[int]) -> list[Tag]:
+        variables = {"job": str(db_id), "tagIds": [str(i) for i in tag_ids]}
+        data = await self._graphql(_REMOVE_TAGS, variables)
+        return [Tag.model_validate(t) for t in data["removeTagsFromJob"]]
+
+    async def display_config(self) -> DisplayConfig:
+        raise NotSupported("the server's API offers no route to read the display settings")
+
+    # -- statistics, tags and administration (user, users, tags and settings pages) -------
+    #
+    # Statistics, tag counts and look-ups use GraphQL; deleting tags and listing users the
+    # REST API (``/api/``, which wants the ``api`` role); user administration, the notice
+    # and tokens cc-backend's session routes (``/config/``, ``/frontend/jwt/``), reached
+    # with a login session that ``/jwt-login`` opens for the token's user.
+
+    async def jobs_statistics(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        group_by: GroupBy | None = None,
+        sort_by: SortBy | None = None,
+        page: PageRequest | None = None,
+    ) -> list[JobsStatistics]:
+        variables = {
+            "filter": [_dump(f) for f in filters],
+            "page": _dump(page) if page is not None else None,
+            "sortBy": SortBy(sort_by).value if sort_by is not None else None,
+            "groupBy": GroupBy(group_by).value if group_by is not None else None,
+        }
+        data = await self._graphql(_STATISTICS, variables)
+        return [_statistics_from_graphql(row) for row in data["jobsStatistics"]]
+
+    async def jobs_histograms(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        metrics: Sequence[str] = (),
+        duration_bins: str = DEFAULT_DURATION_BINS,
+        metric_bins: int | None = None,
+    ) -> JobsHistograms:
+        variables = {
+            "filter": [_dump(f) for f in filters],
+            "metrics": list(metrics),
+            "bins": duration_bins,
+            "metricBins": metric_bins,
+        }
+        data = await self._graphql(_HISTOGRAMS, variables)
+        return _histograms_from_graphql(data["jobsStatistics"][0])
+
+    async def tag_counts(self) -> dict[int, int]:
+        ids = [t.id for t in await self.tags() if t.id is not None]
+        if not ids:
+            return {}
+        fields = " ".join(f't{i}: jobs(filter: [{{tags: ["{i}"]}}]) {{ count }}' for i in ids)
+        data = await self._graphql(f"query {{ {fields} }}")
+        return {i: int(data[f"t{i}"]["count"]) for i in ids}
+
+    async def delete_tags(self, tags: Sequence[Tag]) -> int:
+        body = orjson.dumps([{"type": t.type, "name": t.name, "scope": t.scope} for t in tags])
+        response = await self._call("DELETE", "/api/tags/", body, {"Content-Type": _JSON})
+        if response.code != 200:
+            raise _status_error(response)
+        found = re.search(rb"(\d+) successfull", response.body or b"")
+        return int(found.group(1)) if found else 0
+
+    async def lookup_user(self, username: str) -> User | None:
+        data = await self._graphql(_USER, {"username": username})
+        found = data["user"]
+        if found is None:
+            return None
+        return User(username=found["username"], name=found["name"], email=found["email"])
+
+    async def users(self) -> list[User]:
+        users = await self._rest("/api/users/")
+        return [
+            User.build(
+                u["username"],
+                u.get("roles") or [],
+                u.get("projects") or [],
+                name=u.get("name") or "",
+                email=u.get("email") or "",
+            )
+            for u in users
+        ]
+
+    async def create_user(self, form: NewUser) -> User:
+        fields = {
+            "username": form.username,
+            "password": form.password,
+            "role": form.role,
+            "name": form.name,
+            "email": form.email,
+            "project": form.project,
+        }
+        await self._session_form("POST", "/config/users/", fields)
+        return User.build(
+            form.username,
+            [form.role],
+            [form.project] if form.project else [],
+            name=form.name,
+            email=form.email,
+        )
+
+    async def change_user(self, username: str, change: UserChange) -> str:
+        fields = {
+            "add-role": change.add_role,
+            "remove-role": change.remove_role,
+            "add-project": change.add_project,
+            "remove-project": change.remove_project,
+        }
+        path = "/config/user/" + quote(username, safe="")
+        answer = _json(await self._session_form("POST", path, fields))
+        return str(answer.get("msg", "")) if isinstance(answer, dict) else ""
+
+    async def delete_user(self, username: str) -> None:
+        await self._session_form("DELETE", "/config/users/", {"username": username})
+
+    async def set_notice(self, text: str) -> str:
+        response = await self._session_form("POST", "/config/notice/", {"new-content": text})
+        return (response.body or b"").decode()
+
+    async def api_token(self, username: str | None = None) -> str:
+        name = _token_subject(self.token) if username is None else username
+        path = "/frontend/jwt/?" + urlencode({"username": name})
+        response = await self._session_form("GET", path, None)
+        return (response.body or b"").decode().strip()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        with_token: bool = True,
+        follow_redirects: bool = True,
+    ) -> HTTPResponse:
+        """One request of any method (``DELETE`` with a body too); connection failures
+        are :class:`BackendUnavailable`, statuses are left to the caller."""
+        sent = {"Accept": "application/json", **(headers or {})}
+        if with_token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        try:
+            return await AsyncHTTPClient().fetch(
+                self.base_url + path,
+                method=method,
+                body=body,
+                headers=sent,
+                raise_error=False,
+                request_timeout=self.timeout,
+                follow_redirects=follow_redirects,
+                allow_nonstandard_methods=True,
+            )
+        except (OSError, HTTPClientError) as exc:
+            raise BackendUnavailable(f"cannot reach {self.base_url}: {exc}") from None
+
+    async def _session(self) -> str:
+        """A ``Cookie`` header with a new login session of the token's user (opened by
+        ``/jwt-login``); :class:`Unauthenticated` if the server refuses the token."""
+        response = await self._call("GET", "/jwt-login", follow_redirects=False)
+        for header in response.headers.get_list("Set-Cookie") if response.code == 302 else []:
+            name, _, rest = header.partition("=")
+            if name.strip() == _SESSION_COOKIE:
+                return f"{_SESSION_COOKIE}={rest.split(';', 1)[0]}"
+        raise Unauthenticated(f"the server refused a login with the token ({response.code})")
+
+    async def _session_form(
+        self, method: str, path: str, fields: dict[str, str] | None
+    ) -> HTTPResponse:
+        """Send ``fields`` as a form to a route of the login session; the response, or the
+        domain error of a failed request (422 is :class:`Conflict`)."""
+        headers = {"Cookie": await self._session()}
+        body = None
+        if fields is not None:
+            body = urlencode(fields).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        response = await self._call(method, path, body, headers, with_token=False)
+        if response.code == 200:
+            return response
+        error = _status_error(response)
+        raise Conflict(error.message) if response.code == 422 else error
+
+
+def _nan_if_none(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
 
 def _json(response: HTTPResponse) -> Any:
     try:
@@ -242,3 +532,89 @@ def _status_error(response: HTTPResponse) -> CCError:
             return error_from_graphql(errors)
         message = str(body.get("error") or message)
     return _STATUS_ERRORS.get(response.code, CCError)(message)
+
+
+# -- statistics, tags and administration --------------------------------------------------
+
+_JSON = "application/json"
+#: The login session's cookie (:data:`cc_backend.auth.sessions.SESSION_COOKIE`).
+_SESSION_COOKIE = "session"
+_TOTALS = """
+  id name totalUsers totalJobs runningJobs shortJobs totalWalltime totalNodes totalNodeHours
+  totalCores totalCoreHours totalAccs totalAccHours
+"""
+_STATISTICS = f"""
+query ($filter: [JobFilter!], $page: PageRequest, $sortBy: SortByAggregate,
+       $groupBy: Aggregate) {{
+  jobsStatistics(filter: $filter, page: $page, sortBy: $sortBy, groupBy: $groupBy) {{
+    {_TOTALS}
+  }}
+}}"""
+_HISTOGRAMS = """
+query ($filter: [JobFilter!], $metrics: [String!], $bins: String, $metricBins: Int) {
+  jobsStatistics(filter: $filter, metrics: $metrics, numDurationBins: $bins,
+                 numMetricBins: $metricBins) {
+    histDuration { value count }
+    histNumNodes { value count }
+    histNumCores { value count }
+    histNumAccs { value count }
+    histMetrics { metric unit stat data { bin count min max } }
+  }
+}"""
+_USER = "query ($username: String!) { user(username: $username) { username name email } }"
+_HOUR = 3600
+
+
+def _statistics_from_graphql(row: dict[str, Any]) -> JobsStatistics:
+    """Totals from the API's ``JobsStatistics`` (hours become seconds of whole hours)."""
+    return JobsStatistics(
+        id=str(row["id"]),
+        name=str(row["name"]),
+        total_jobs=int(row["totalJobs"]),
+        total_users=int(row["totalUsers"]),
+        running_jobs=int(row["runningJobs"]),
+        short_jobs=int(row["shortJobs"]),
+        total_nodes=int(row["totalNodes"]),
+        total_cores=int(row["totalCores"]),
+        total_accs=int(row["totalAccs"]),
+        walltime_seconds=int(row["totalWalltime"]) * _HOUR,
+        node_seconds=int(row["totalNodeHours"]) * _HOUR,
+        core_seconds=int(row["totalCoreHours"]) * _HOUR,
+        acc_seconds=int(row["totalAccHours"]) * _HOUR,
+    )
+
+
+def _points(points: list[dict[str, Any]]) -> tuple[HistoPoint, ...]:
+    return tuple(HistoPoint(int(p["value"]), int(p["count"])) for p in points)
+
+
+def _histograms_from_graphql(row: dict[str, Any]) -> JobsHistograms:
+    return JobsHistograms(
+        duration=_points(row["histDuration"]),
+        num_nodes=_points(row["histNumNodes"]),
+        num_cores=_points(row["histNumCores"]),
+        num_accs=_points(row["histNumAccs"]),
+        metrics=tuple(
+            MetricHistoPoints(
+                h["metric"],
+                h["unit"],
+                h.get("stat") or "",
+                tuple(
+                    MetricHistoPoint(int(d["bin"]), int(d["count"]), int(d["min"]), int(d["max"]))
+                    for d in h.get("data") or []
+                ),
+            )
+            for h in row["histMetrics"]
+        ),
+    )
+
+
+def _token_subject(token: str) -> str:
+    """The user name a JWT names (its ``sub`` claim, read without checking the
+    signature: the server checks it); :class:`Unauthenticated` if it names none."""
+    try:
+        payload = token.split(".")[1]
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims["sub"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        raise Unauthenticated("the API token names no user") from None

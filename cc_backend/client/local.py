@@ -11,19 +11,37 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from cc_backend.client.base import JobList
+from cc_backend.client.base import (
+    DEFAULT_DURATION_BINS,
+    DisplayConfig,
+    JobLink,
+    JobLinks,
+    JobList,
+    JobsHistograms,
+)
 from cc_backend.domain.cluster import Cluster, MetricScope
-from cc_backend.domain.errors import InvalidInput, PermissionDenied
+from cc_backend.domain.errors import InvalidInput, NotFound, PermissionDenied
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest
-from cc_backend.domain.job import Job
-from cc_backend.domain.jobdata import JobData, MetricStatistics
+from cc_backend.domain.job import Job, SharedMode
+from cc_backend.domain.jobdata import JobData, MetricStatistics, ScopedStatistics
 from cc_backend.domain.tag import Tag
 from cc_backend.domain.user import Role, User
-from cc_backend.services.user_admin import SiteNotice, UserSettings
+from cc_backend.services.job_changes import ApiTag
+from cc_backend.services.user_admin import (
+    NewUser,
+    SiteNotice,
+    UserAdmin,
+    UserChange,
+    UserSettings,
+    site_token_signer,
+)
+from cc_backend.stats.statistics_results import JobsStatistics
+from cc_backend.stats.stats_results import GroupBy, SortBy
 
 if TYPE_CHECKING:
     from cc_backend.server import Backends
@@ -160,3 +178,154 @@ class LocalClient:
             ]
 
         return await self._run(load)
+
+    # -- the job view ----------------------------------------------------------------------
+
+    async def job_scoped_stats(
+        self,
+        db_id: int,
+        metrics: Sequence[str] | None = None,
+        scopes: Sequence[MetricScope] = (MetricScope.NODE,),
+    ) -> ScopedStatistics:
+        def load() -> ScopedStatistics:
+            job = self.backends.jobs.get(db_id, actor=self.user)
+            return self.backends.job_metric_data.load_scoped_stats(job, metrics, list(scopes))
+
+        return await self._run(load)
+
+    async def concurrent_jobs(self, db_id: int) -> JobLinks:
+        # The rule is the GraphQL field's (``Job.concurrentJobs``), kept there once.
+        from cc_backend.web.graphql.resolvers.jobs import (  # noqa: PLC0415
+            CONCURRENT_MIN_DURATION,
+            concurrent_jobs,
+        )
+
+        def load() -> JobLinks:
+            job = self.backends.jobs.get(db_id, actor=self.user)
+            if job.shared is SharedMode.NONE or job.duration <= CONCURRENT_MIN_DURATION:
+                return JobLinks()
+            found = concurrent_jobs(self.backends.jobs, job, self.user)
+            links = [JobLink(int(item["id"]), int(item["jobId"])) for item in found["items"]]
+            return JobLinks(links, str(found["listQuery"]))
+
+        return await self._run(load)
+
+    async def add_job_tags(self, db_id: int, tags: Sequence[Tag]) -> list[Tag]:
+        named = [ApiTag(type=t.type, name=t.name, scope=t.scope) for t in tags]
+
+        def add() -> list[Tag]:
+            return self.backends.job_changes.add_tags(db_id, named, self.user).tags or []
+
+        return await self._run(add)
+
+    async def remove_job_tags(self, db_id: int, tag_ids: Sequence[int]) -> list[Tag]:
+        backends = self.backends
+
+        def remove() -> list[Tag]:
+            for tag_id in tag_ids:
+                backends.tags.get(tag_id, self.user)  # NotFound for unreadable tags
+            remaining = backends.tags.detach_tags(db_id, list(tag_ids), self.user)
+            backends.job_changes.sync_archive(db_id)
+            return remaining
+
+        return await self._run(remove)
+
+    async def display_config(self) -> DisplayConfig:
+        main = self.backends.config.main
+        return DisplayConfig(
+            emission_constant=main.emission_constant,
+            resampling=self.backends.job_metric_data.resampling,
+        )
+
+    # -- statistics, tags and administration (user, users, tags and settings pages) -------
+
+    async def jobs_statistics(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        group_by: GroupBy | None = None,
+        sort_by: SortBy | None = None,
+        page: PageRequest | None = None,
+    ) -> list[JobsStatistics]:
+        service = self.backends.job_statistics
+
+        def load() -> list[JobsStatistics]:
+            if group_by is None:
+                return [service.totals(filters, actor=self.user)]
+            return service.grouped(group_by, filters, actor=self.user, sort_by=sort_by, page=page)
+
+        return await self._run(load)
+
+    async def jobs_histograms(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        metrics: Sequence[str] = (),
+        duration_bins: str = DEFAULT_DURATION_BINS,
+        metric_bins: int | None = None,
+    ) -> JobsHistograms:
+        service, user = self.backends.job_statistics, self.user
+
+        def load() -> JobsHistograms:
+            durations = service.duration_histogram(
+                filters, actor=user, num_duration_bins=duration_bins
+            )
+            by_metric = service.metric_histograms(
+                metrics, filters, actor=user, num_metric_bins=metric_bins
+            )
+            return JobsHistograms(
+                duration=tuple(durations),
+                num_nodes=tuple(service.value_histogram("num_nodes", filters, actor=user)),
+                num_cores=tuple(service.value_histogram("num_hwthreads", filters, actor=user)),
+                num_accs=tuple(service.value_histogram("num_acc", filters, actor=user)),
+                metrics=tuple(by_metric),
+            )
+
+        return await self._run(load)
+
+    async def tag_counts(self) -> dict[int, int]:
+        return await self._run(self.backends.tags.counts, self.user)
+
+    async def delete_tags(self, tags: Sequence[Tag]) -> int:
+        named = [ApiTag(type=t.type, name=t.name, scope=t.scope) for t in tags]
+        changes = self.backends.job_changes
+        removal = await self._run(changes.remove_tags_globally, named, self.user)
+        return removal.removed
+
+    async def lookup_user(self, username: str) -> User | None:
+        if username != self.user.username and not self.user.has_any_role(LOOKUP_ROLES):
+            raise PermissionDenied(f"{self.user.username!r} may not look up other users")
+
+        def find() -> User | None:
+            try:
+                found = self.backends.users.get(username)
+            except NotFound:
+                return None
+            return User(username=found.username, name=found.name, email=found.email)
+
+        return await self._run(find)
+
+    def _user_admin(self) -> UserAdmin:
+        backends = self.backends
+        return UserAdmin(backends.users, site_token_signer(backends.config, backends.secrets))
+
+    async def users(self) -> list[User]:
+        found = await self._run(self._user_admin().list_users, self.user)
+        return [u if u.password_hash is None else replace(u, password_hash=None) for u in found]
+
+    async def create_user(self, form: NewUser) -> User:
+        return await self._run(self._user_admin().create_user, self.user, form)
+
+    async def change_user(self, username: str, change: UserChange) -> str:
+        return await self._run(self._user_admin().change_user, self.user, username, change)
+
+    async def delete_user(self, username: str) -> None:
+        await self._run(self._user_admin().delete_user, self.user, username)
+
+    async def set_notice(self, text: str) -> str:
+        notice = SiteNotice.of_site(self.backends.config)
+        return await self._run(notice.write, self.user, text)
+
+    async def api_token(self, username: str | None = None) -> str:
+        wanted = self.user.username if username is None else username
+        return await self._run(self._user_admin().token_for, self.user, wanted)

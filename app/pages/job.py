@@ -1,0 +1,102 @@
+"""``/monitoring/job/{id}``: one job — facts, tags, footprint, roofline, energy, metric
+plots at every scope, statistics, job script and scheduler information.
+
+The page is on screen at once with its frame; the store loads the job once the browser
+is connected (:meth:`JobStore.load`). A job the user may not open gets the 403 content:
+every job but their own (or, for managers, their projects') is refused alike, whether it
+exists or not, so the page never tells which job ids exist. Support and admins see every
+job, so for them a missing job is simply not found (404 content).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+
+from app.context import PageContext
+from app.routing import STAFF_ROLES
+from app.stores.job import JobStore
+from app.views.job_energy import EnergySummary
+from app.views.job_footprint import JobFootprint
+from app.views.job_info import JobInfo, MonitoringNotice
+from app.views.job_meta import JobScript, SchedulerInfo
+from app.views.job_metric_grid import MetricGrid
+from app.views.job_roofline import JobRoofline
+from app.views.job_statistics import StatisticsTable
+from app.views.job_tags import JobTags
+from app.views.messages import StoreStatus, forbidden, not_found
+from cc_backend.domain.errors import NotFound
+from cc_backend.domain.user import User
+
+__all__ = ["JobPage", "job_page"]
+
+_CARD_STYLE = {"flex": "1 1 380px", "min-width": "0"}
+
+
+def _card(title: str, content: Any, **styles: str) -> pn.Card:
+    return pn.Card(
+        content, title=title, collapsible=False, sizing_mode="stretch_width",
+        styles={**_CARD_STYLE, **styles}, margin=(5, 5),
+    )  # fmt: skip
+
+
+class JobPage(pn.viewable.Viewer):
+    """The job view of ``store``'s job for ``user`` (see the module docstring)."""
+
+    def __init__(self, store: JobStore, user: User, **params: Any) -> None:
+        super().__init__(**params)
+        self.store = store
+        self.user = user
+        self.grid = MetricGrid(store)
+        self.bottom = pn.Tabs(
+            ("Statistics", StatisticsTable(store)),
+            ("Job script", JobScript(store)),
+            ("Scheduler info", SchedulerInfo(store)),
+            sizing_mode="stretch_width",
+            dynamic=False,
+            name="job-tabs",
+        )
+        self._layout = pn.Column(
+            StoreStatus(store),
+            MonitoringNotice(store),
+            pn.FlexBox(
+                _card("Job", JobInfo(store, JobTags(store, user))),
+                _card("Footprint", JobFootprint(store)),
+                _card("Roofline", JobRoofline(store), flex="1.4 1 420px"),
+                sizing_mode="stretch_width",
+            ),
+            _card("Energy", EnergySummary(store)),
+            _card("Metrics", self.grid),
+            _card("Details", self.bottom),
+            sizing_mode="stretch_width",
+            name="job",
+        )
+        store.param.watch(self._hidden, ["hidden"])
+
+    def _hidden(self, *_events: Any) -> None:
+        if not self.store.hidden:
+            return
+        if self.user.has_any_role(STAFF_ROLES):
+            content = not_found(f"There is no job with id {self.store.db_id}.")
+        else:
+            content = forbidden(
+                f"You may not open job {self.store.db_id}: only your own jobs (and, for "
+                "managers, the jobs of their projects) can be viewed."
+            )
+        self._layout.objects = [content]
+
+    def __panel__(self) -> pn.Column:
+        return self._layout
+
+
+def job_page(context: PageContext) -> JobPage:
+    """The page of the job ``{id}``; its data loads once the browser is connected."""
+    raw = context.path_params.get("id", "")
+    if not raw.isdigit():
+        raise NotFound(f"There is no job with id {raw!r}.")
+    store = JobStore(context.client, db_id=int(raw))
+    page = JobPage(store, context.user)
+    if pn.state.curdoc is not None:
+        pn.state.onload(store.load)
+    return page

@@ -1,0 +1,88 @@
+"""``/monitoring/jobs/``: the job list, with filters, sorting, paging, footprints,
+sparklines of chosen metrics and CSV export.
+
+The URL query holds the filters in cc-backend's form (see :mod:`app.filters`), so links
+from the home page, the search box and cc-backend itself open the same list, and every
+change of filters, sorting or page rewrites the address bar: the view is a link. What a
+user sees is decided by the services (a user: their jobs; a manager: also their
+projects'; support and admins: all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import panel as pn
+
+from app.context import PageContext
+from app.filters import merge_problems, parse_job_query, parse_list_options, query_pairs
+from app.routing import MANAGER_ROLES
+from app.stores.jobs import JobListStore
+from app.views.job_list import JobTable, run_soon
+from app.views.job_list_controls import JobListControls, Pager
+from app.views.job_list_export import ExportButton
+from app.views.job_list_filters import FilterForm
+from app.views.job_list_summary import JobListSummary
+from app.views.messages import StoreStatus
+
+__all__ = ["job_list_store", "jobs_page", "location_search", "plot_when_listed"]
+
+
+def job_list_store(context: PageContext) -> tuple[JobListStore, tuple[str, ...]]:
+    """The store for the page's URL query, and what in the query could not be used."""
+    parsed = parse_job_query(context.query)
+    problems: list[str] = []
+    options = parse_list_options(context.query, problems)
+    store = JobListStore(context.client, query=parsed.query, options=options)
+    return store, merge_problems(parsed.problems, problems)
+
+
+def location_search(store: JobListStore) -> str:
+    """The URL query of the store's current view (``?...``, empty for none)."""
+    pairs = query_pairs(store.query, store.options)
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def plot_when_listed(store: JobListStore) -> None:
+    """Load the sparklines whenever the page of jobs or the plotted metrics change, as a
+    step of its own (the jobs reach the browser first)."""
+
+    def plot(*_events: Any) -> None:
+        run_soon(store.load_sparklines)
+
+    store.param.watch(plot, ["jobs", "metrics"])
+
+
+def _mirror_in_url(store: JobListStore) -> None:
+    location = pn.state.location
+    if location is None:
+        return
+
+    def write(*_events: Any) -> None:
+        search = location_search(store)
+        if location.search != search:
+            location.search = search
+
+    store.param.watch(write, ["query", "options"])
+
+
+def jobs_page(context: PageContext) -> pn.Column:
+    """The page; the jobs load once the browser is connected."""
+    store, problems = job_list_store(context)
+    staff = context.user.has_any_role(MANAGER_ROLES)
+    if pn.state.curdoc is not None:
+        _mirror_in_url(store)
+        plot_when_listed(store)
+        pn.state.onload(store.load)
+    return pn.Column(
+        pn.pane.Markdown("## Jobs", margin=(0, 10)),
+        FilterForm(store, may_filter_users=staff),
+        JobListControls(store),
+        pn.Row(JobListSummary(store, problems), ExportButton(store), sizing_mode="stretch_width"),
+        StoreStatus(store),
+        JobTable(store, link_users=staff),
+        Pager(store),
+        sizing_mode="stretch_width",
+        name="jobs",
+    )

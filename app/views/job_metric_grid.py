@@ -1,0 +1,92 @@
+"""The job view's grid of metric plots, with the choice of metrics above it.
+
+One :class:`~app.views.job_metric_plot.MetricPlot` per shown metric, in the order of the
+selection, ``plots_per_row`` to a row (the user's setting). The grid is drawn again when
+the store loads new grid data (its ``revision``); a plot's own scope changes and zooms
+redraw only that plot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+
+from app.stores.job import JobStore
+from app.views.job_metric_plot import MetricPlot
+from app.views.job_plot_figure import SharedAxes
+
+__all__ = ["CELL_WIDTHS", "MetricGrid"]
+
+#: Pixel width of a plot by plots per row, for a page about 1,400 pixels wide. Plots of a
+#: fixed size spare a browser the work of fitting each of them to the page's width; on
+#: narrower screens the rows wrap.
+CELL_WIDTHS = {1: 1300, 2: 650, 3: 430, 4: 322, 5: 256, 6: 212}
+
+
+class MetricGrid(pn.viewable.Viewer):
+    """The metric plots of the store's job and the metric selection."""
+
+    def __init__(self, store: JobStore, **params: Any) -> None:
+        super().__init__(**params)
+        self.store = store
+        self.plots: dict[str, MetricPlot] = {}
+        self.choice = pn.widgets.MultiChoice(
+            label="Metrics", options=[], value=[], sizing_mode="stretch_width", solid=False
+        )
+        self.apply = pn.widgets.Button(label="Show metrics", color="primary", width=140)
+        self.apply.on_click(self._apply)
+        self.grid = pn.FlexBox(
+            flex_wrap="wrap", justify_content="flex-start", sizing_mode="stretch_width",
+            name="metric-grid",
+        )  # fmt: skip
+        self.spinner = pn.indicators.LoadingSpinner(value=True, size=30, visible=True)
+        hint = pn.pane.HTML(
+            "<small>Time since the job's start (h:mm). Drag across a plot to zoom in, "
+            "double-click to zoom out; background: normal, caution and alert ranges.</small>",
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+        )
+        self._layout = pn.Column(
+            pn.Row(self.choice, self.apply, sizing_mode="stretch_width"),
+            hint,
+            self.spinner,
+            self.grid,
+            sizing_mode="stretch_width",
+            name="metrics",
+        )
+        store.param.watch(self._redraw, ["revision"])
+        store.param.watch(self._loaded, ["loaded"])
+        self._redraw()
+
+    def _loaded(self, *_events: Any) -> None:
+        self.spinner.visible = not self.store.loaded
+        self.choice.options = sorted(self.store.metric_configs)
+        self.choice.value = list(self.store.selected)
+
+    def _redraw(self, *_events: Any) -> None:
+        store = self.store
+        if store.job is None:
+            return
+        axes, width = SharedAxes(), CELL_WIDTHS[store.plots_per_row]
+        # All plots in one document change: a browser lays the grid out once (adding
+        # plots in batches makes it lay out the ones it has again, which costs more).
+        with pn.io.hold(freeze=True):  # no-op outside a session
+            self.plots = {name: MetricPlot(store, name, axes, width) for name in store.selected}
+            self.grid.objects = list(self.plots.values())
+            self.choice.value = list(store.selected)
+            self.spinner.visible = False
+
+    async def show_metrics(self, names: list[str]) -> None:
+        """Show ``names`` (fetching what is not loaded yet)."""
+        self.spinner.visible = True
+        try:
+            await self.store.select_metrics(names)
+        finally:
+            self.spinner.visible = False
+
+    async def _apply(self, _event: Any) -> None:
+        await self.show_metrics(list(self.choice.value))
+
+    def __panel__(self) -> pn.Column:
+        return self._layout

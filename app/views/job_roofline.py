@@ -1,0 +1,47 @@
+"""The job's roofline: its ``flops_any`` and ``mem_bw`` time steps under its subcluster's
+ceilings (see :mod:`app.views.roofline`), drawn once the grid data is loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+
+from app.stores.job import JobStore
+from app.views.roofline import ceilings_of, job_points, roofline_figure
+from cc_backend.domain.cluster import MetricScope
+
+__all__ = ["JobRoofline"]
+
+
+class JobRoofline(pn.viewable.Viewer):
+    """A roofline plot of the store's job (a message when the metrics are missing)."""
+
+    def __init__(self, store: JobStore, **params: Any) -> None:
+        super().__init__(**params)
+        self.store = store
+        self.pane = pn.pane.Bokeh(None, sizing_mode="stretch_width", min_height=360)
+        self.message = pn.pane.Markdown("Loading the roofline…")
+        self._layout = pn.Column(self.message, self.pane, sizing_mode="stretch_width",
+                                 name="roofline")  # fmt: skip
+        store.param.watch(self._update, ["revision"])
+        self._update()
+
+    def _update(self, *_events: Any) -> None:
+        sub = self.store.subcluster
+        if sub is None:
+            return
+        flops = self.store.data.get("flops_any", {}).get(MetricScope.NODE)
+        mem_bw = self.store.data.get("mem_bw", {}).get(MetricScope.NODE)
+        points = job_points(flops, mem_bw)
+        if flops is None or mem_bw is None:
+            self.message.object = "No roofline: the job has no `flops_any` or `mem_bw` data."
+        elif not len(points):
+            self.message.object = "No roofline: no time step with flops and memory bandwidth."
+        else:
+            self.message.object = ""
+        self.message.visible = bool(self.message.object)
+        self.pane.object = roofline_figure(ceilings_of(sub), points, title=f"Roofline ({sub.name})")
+
+    def __panel__(self) -> pn.Column:
+        return self._layout
