@@ -2,7 +2,8 @@
 
 :func:`serve_demo_site` initialises a site with the command line (demo archive, job
 database, users with passwords, a notice), starts ``cc-backend serve`` on a free loopback
-port and yields a :class:`DemoSite` once the login page answers.
+port and yields a :class:`DemoSite` once the login page answers. :func:`open_tab` opens a
+chromium tab on it (a :class:`Tab` that records console errors and every request).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -165,3 +168,72 @@ def _without_closed_websockets(output: str) -> str:
     browser had just closed by leaving the page (a race of the framework, harmless)."""
     entries = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", output)
     return "\n".join(e for e in entries if not e.rstrip().endswith("WebSocketClosedError"))
+
+
+#: Where browser tests save their screenshots (ignored by git).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+@dataclass
+class Tab:
+    """A browser tab on the demo site that records console errors and every request."""
+
+    page: Any
+    base: str
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    async def log_in(
+        self,
+        username: str,
+        path: str = "/",
+        password: str | None = None,
+        *,
+        login_page: str | None = None,
+    ) -> Any:
+        """Open ``path``, get sent to the login page (``login_page`` exactly, when given),
+        log in with the account's password unless ``password`` is given; the last response."""
+        await self.page.goto(self.base + path)
+        if login_page is not None:
+            assert self.page.url == self.base + login_page
+        else:
+            assert "/login?redirect=" in self.page.url
+        await self.page.fill("input[name=username]", username)
+        await self.page.fill("input[name=password]", password or ACCOUNTS[username][1])
+        async with self.page.expect_navigation() as navigation:
+            await self.page.click("button[type=submit]")
+        return await navigation.value
+
+    async def screenshot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def foreign_requests(self) -> list[str]:
+        """Requests to anywhere but this site."""
+        own = (self.base + "/", "blob:" + self.base + "/", "data:")
+        return [url for url in self.requests if not url.startswith(own)]
+
+    def query(self) -> dict[str, list[str]]:
+        """The address bar's query."""
+        return parse_qs(urlsplit(self.page.url).query)
+
+
+@contextlib.asynccontextmanager
+async def open_tab(base: str, tab_type: type[Tab] = Tab, **page_options: Any) -> AsyncIterator[Tab]:
+    """A new chromium tab (a ``tab_type``) on the site at ``base``; ``page_options`` go to
+    Playwright's ``new_page`` (viewport, accept_downloads, ...)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        page = await browser.new_page(**page_options)
+        opened = tab_type(page, base)
+        page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: opened.errors.append(str(exc)))
+        page.on("request", lambda r: opened.requests.append(r.url))
+        try:
+            yield opened
+        finally:
+            await browser.close()

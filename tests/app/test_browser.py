@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.app.browser_site import (
     ACCOUNTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     NOTICE,
     DemoSite,
+    Tab,
+    open_tab,
     require_browser,
     serve_demo_site,
 )
 
 pytestmark = pytest.mark.slow
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -37,61 +33,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
         yield site
 
 
-@dataclass
-class Tab:
-    """A browser tab on the demo site that records console errors and every request."""
-
-    page: Any
-    base: str
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
+class HomeTab(Tab):
+    """A tab whose login starts at the start page."""
 
     async def login(self, username: str, password: str | None = None) -> Any:
         """Open the start page, get sent to the login page, log in; the last response."""
-        await self.page.goto(self.base + "/")
-        assert self.page.url == self.base + "/login?redirect=%2F"
-        await self.page.fill("input[name=username]", username)
-        await self.page.fill("input[name=password]", password or ACCOUNTS[username][1])
-        async with self.page.expect_navigation() as navigation:
-            await self.page.click("button[type=submit]")
-        return await navigation.value
-
-    async def screenshot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def foreign_requests(self) -> list[str]:
-        """Requests to anywhere but this site."""
-        own = (self.base + "/", "blob:" + self.base + "/", "data:")
-        return [url for url in self.requests if not url.startswith(own)]
+        return await self.log_in(username, "/", password, login_page="/login?redirect=%2F")
 
 
 @pytest.fixture
-async def tab(demo: DemoSite) -> AsyncIterator[Tab]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        page = await browser.new_page(viewport={"width": 1280, "height": 720})
-        opened = Tab(page, demo.base)
-        page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: opened.errors.append(str(exc)))
-        page.on("request", lambda r: opened.requests.append(r.url))
-        try:
-            yield opened
-        finally:
-            await browser.close()
+async def tab(demo: DemoSite) -> AsyncIterator[HomeTab]:
+    async with open_tab(demo.base, HomeTab, viewport={"width": 1280, "height": 720}) as opened:
+        assert isinstance(opened, HomeTab)
+        yield opened
 
 
-async def _cluster_table(tab: Tab) -> str:
+async def _cluster_table(tab: HomeTab) -> str:
     table = tab.page.locator("table.clusters")
     await table.wait_for(timeout=30_000)
     return str(await table.inner_text())
 
 
-async def test_login_leads_home_with_notice_and_job_counts(tab: Tab, demo: DemoSite) -> None:
+async def test_login_leads_home_with_notice_and_job_counts(tab: HomeTab, demo: DemoSite) -> None:
     response = await tab.login("root")
 
     assert response.status == 200
@@ -106,7 +69,7 @@ async def test_login_leads_home_with_notice_and_job_counts(tab: Tab, demo: DemoS
     assert tab.foreign_requests() == []
 
 
-async def test_a_wrong_password_shows_the_message(tab: Tab) -> None:
+async def test_a_wrong_password_shows_the_message(tab: HomeTab) -> None:
     response = await tab.login("bob", "not-the-password")
 
     assert response.status == 401
@@ -125,7 +88,7 @@ async def test_a_wrong_password_shows_the_message(tab: Tab) -> None:
     ],
 )
 async def test_the_navigation_follows_the_role(
-    tab: Tab, username: str, shown: list[str], hidden: list[str]
+    tab: HomeTab, username: str, shown: list[str], hidden: list[str]
 ) -> None:
     await tab.login(username)
     await _cluster_table(tab)
@@ -138,7 +101,7 @@ async def test_the_navigation_follows_the_role(
     assert tab.errors == []
 
 
-async def test_an_account_without_a_viewer_role_gets_403(tab: Tab) -> None:
+async def test_an_account_without_a_viewer_role_gets_403(tab: HomeTab) -> None:
     response = await tab.login("robot")
 
     assert response.status == 403
@@ -147,7 +110,7 @@ async def test_an_account_without_a_viewer_role_gets_403(tab: Tab) -> None:
     assert tab.foreign_requests() == []
 
 
-async def test_a_deep_link_survives_the_login(tab: Tab, demo: DemoSite) -> None:
+async def test_a_deep_link_survives_the_login(tab: HomeTab, demo: DemoSite) -> None:
     await tab.page.goto(demo.base + "/?theme=dark")
     assert tab.page.url == demo.base + "/login?redirect=%2F%3Ftheme%3Ddark"
     await tab.page.fill("input[name=username]", "bob")
@@ -156,7 +119,7 @@ async def test_a_deep_link_survives_the_login(tab: Tab, demo: DemoSite) -> None:
     await tab.page.wait_for_url(demo.base + "/?theme=dark")
 
 
-async def test_the_theme_switch_turns_dark_and_stays(tab: Tab, demo: DemoSite) -> None:
+async def test_the_theme_switch_turns_dark_and_stays(tab: HomeTab, demo: DemoSite) -> None:
     await tab.login("bob")
     await _cluster_table(tab)
     async with tab.page.expect_navigation():
@@ -171,7 +134,7 @@ async def test_the_theme_switch_turns_dark_and_stays(tab: Tab, demo: DemoSite) -
     assert tab.errors == []
 
 
-async def test_the_search_box_opens_the_job_list(tab: Tab, demo: DemoSite) -> None:
+async def test_the_search_box_opens_the_job_list(tab: HomeTab, demo: DemoSite) -> None:
     await tab.login("bob")
     await _cluster_table(tab)
     box = tab.page.get_by_role("searchbox", name="Search")
@@ -181,7 +144,7 @@ async def test_the_search_box_opens_the_job_list(tab: Tab, demo: DemoSite) -> No
     assert tab.page.url == demo.base + "/monitoring/jobs/?jobId=123"
 
 
-async def test_logout_ends_the_session(tab: Tab, demo: DemoSite) -> None:
+async def test_logout_ends_the_session(tab: HomeTab, demo: DemoSite) -> None:
     await tab.login("bob")
     await _cluster_table(tab)
     async with tab.page.expect_navigation():

@@ -12,25 +12,21 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.app.browser_site import (
-    ACCOUNTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DemoSite,
+    Tab,
+    open_tab,
     require_browser,
     serve_demo_site,
 )
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 JOBS = "/monitoring/jobs/"
 #: Demo jobs on the site (all finished, on fritz and alex).
 DEMO_JOBS = 30
@@ -43,60 +39,25 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
         yield site
 
 
-@dataclass
-class Tab:
-    """A browser tab on the demo site that records console errors and every request."""
-
-    page: Any
-    base: str
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
+class JobsTab(Tab):
+    """A tab whose login starts at the page to test and comes back to it."""
 
     async def login(self, username: str, path: str) -> None:
         """Open ``path``, log in on the login page it leads to, and come back to it."""
-        await self.page.goto(self.base + path)
-        assert "/login?redirect=" in self.page.url
-        await self.page.fill("input[name=username]", username)
-        await self.page.fill("input[name=password]", ACCOUNTS[username][1])
-        async with self.page.expect_navigation():
-            await self.page.click("button[type=submit]")
+        await self.log_in(username, path)
         assert self.page.url == self.base + path
-
-    async def screenshot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def foreign_requests(self) -> list[str]:
-        own = (self.base + "/", "blob:" + self.base + "/", "data:")
-        return [url for url in self.requests if not url.startswith(own)]
-
-    def query(self) -> dict[str, list[str]]:
-        """The address bar's query."""
-        return parse_qs(urlsplit(self.page.url).query)
 
 
 @pytest.fixture
-async def tab(demo: DemoSite) -> AsyncIterator[Tab]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        page = await browser.new_page(
-            viewport={"width": 1500, "height": 900}, accept_downloads=True
-        )
-        opened = Tab(page, demo.base)
-        page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: opened.errors.append(str(exc)))
-        page.on("request", lambda r: opened.requests.append(r.url))
-        try:
-            yield opened
-        finally:
-            await browser.close()
+async def tab(demo: DemoSite) -> AsyncIterator[JobsTab]:
+    async with open_tab(
+        demo.base, JobsTab, viewport={"width": 1500, "height": 900}, accept_downloads=True
+    ) as opened:
+        assert isinstance(opened, JobsTab)
+        yield opened
 
 
-async def _count(tab: Tab) -> int:
+async def _count(tab: JobsTab) -> int:
     """The number of matching jobs the summary states (after loading)."""
     summary = tab.page.locator("text=/^\\d[\\d,]* jobs?:/").first
     await summary.wait_for(timeout=30_000)
@@ -105,20 +66,20 @@ async def _count(tab: Tab) -> int:
     return int(found.group(1).replace(",", ""))
 
 
-async def _rows(tab: Tab) -> Any:
+async def _rows(tab: JobsTab) -> Any:
     rows = tab.page.locator(".cc-job-table .tabulator-row")
     await rows.first.wait_for(timeout=30_000)
     return rows
 
 
-async def _node_counts(tab: Tab) -> list[int]:
+async def _node_counts(tab: JobsTab) -> list[int]:
     cells = tab.page.locator(
         '.cc-job-table .tabulator-row .tabulator-cell[tabulator-field="resources"]'
     )
     return [int(text.split()[0]) for text in await cells.all_inner_texts()]
 
 
-async def _eventually(tab: Tab, check: Any, attempts: int = 300) -> Any:
+async def _eventually(tab: JobsTab, check: Any, attempts: int = 300) -> Any:
     """Poll ``await check()`` until it returns something true (the page updates after
     the server answers); its last answer."""
     for _ in range(attempts):
@@ -129,7 +90,7 @@ async def _eventually(tab: Tab, check: Any, attempts: int = 300) -> Any:
     raise AssertionError("the page never showed what was expected")
 
 
-async def test_a_link_opens_the_filtered_list(tab: Tab, demo: DemoSite) -> None:
+async def test_a_link_opens_the_filtered_list(tab: JobsTab, demo: DemoSite) -> None:
     _running, total = demo.counts["fritz"]
     await tab.login("root", JOBS + "?cluster=fritz")
 
@@ -145,7 +106,7 @@ async def test_a_link_opens_the_filtered_list(tab: Tab, demo: DemoSite) -> None:
     assert tab.foreign_requests() == []
 
 
-async def test_a_header_click_sorts_on_the_server_and_is_a_link(tab: Tab) -> None:
+async def test_a_header_click_sorts_on_the_server_and_is_a_link(tab: JobsTab) -> None:
     await tab.login("root", JOBS)
     await _rows(tab)
 
@@ -171,7 +132,7 @@ async def test_a_header_click_sorts_on_the_server_and_is_a_link(tab: Tab) -> Non
     assert tab.errors == []
 
 
-async def test_the_form_applies_filters_and_writes_them_into_the_address(tab: Tab) -> None:
+async def test_the_form_applies_filters_and_writes_them_into_the_address(tab: JobsTab) -> None:
     await tab.login("root", JOBS)
     everything = await _count(tab)
 
@@ -200,7 +161,7 @@ async def test_the_form_applies_filters_and_writes_them_into_the_address(tab: Ta
     assert tab.errors == []
 
 
-async def test_the_export_downloads_every_job_of_the_list(tab: Tab, demo: DemoSite) -> None:
+async def test_the_export_downloads_every_job_of_the_list(tab: JobsTab, demo: DemoSite) -> None:
     _running, total = demo.counts["alex"]
     await tab.login("root", JOBS + "?cluster=alex&itemsPerPage=10")
     await _rows(tab)
@@ -218,7 +179,7 @@ async def test_the_export_downloads_every_job_of_the_list(tab: Tab, demo: DemoSi
     assert tab.errors == []
 
 
-async def test_a_user_sees_only_their_own_jobs(tab: Tab) -> None:
+async def test_a_user_sees_only_their_own_jobs(tab: JobsTab) -> None:
     await tab.login("bob", JOBS + "?user=root")
 
     await tab.page.get_by_text("No jobs match these filters").wait_for(timeout=30_000)

@@ -8,25 +8,21 @@ Skipped with the reason when chromium or playwright is missing, unless CC_REQUIR
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.app.browser_site import (
-    ACCOUNTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DemoSite,
+    Tab,
+    open_tab,
     require_browser,
     serve_demo_site,
 )
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 #: Generous: the first page of a fresh server builds its statistics and Panel's assets.
 WAIT = 30_000
 #: The pages, at the paths their assets resolve from (Panel serves each with and without
@@ -41,64 +37,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
         yield site
 
 
-@dataclass
-class Tab:
-    """A browser tab on the demo site that records console errors and every request."""
-
-    page: Any
-    base: str
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
+class PageTab(Tab):
+    """A tab whose login starts at the page to test."""
 
     async def login(self, username: str, path: str) -> Any:
         """Open ``path``, log in on the login page it leads to; the last response."""
-        await self.page.goto(self.base + path)
-        assert "/login?redirect=" in self.page.url
-        await self.page.fill("input[name=username]", username)
-        await self.page.fill("input[name=password]", ACCOUNTS[username][1])
-        async with self.page.expect_navigation() as navigation:
-            await self.page.click("button[type=submit]")
-        return await navigation.value
-
-    async def screenshot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def foreign_requests(self) -> list[str]:
-        own = (self.base + "/", "blob:" + self.base + "/", "data:")
-        return [url for url in self.requests if not url.startswith(own)]
-
-    def query(self) -> dict[str, list[str]]:
-        """The address bar's query."""
-        return parse_qs(urlsplit(self.page.url).query)
+        return await self.log_in(username, path)
 
 
 @pytest.fixture
-async def tab(demo: DemoSite) -> AsyncIterator[Tab]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
-        opened = Tab(page, demo.base)
-        page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: opened.errors.append(str(exc)))
-        page.on("request", lambda r: opened.requests.append(r.url))
-        try:
-            yield opened
-        finally:
-            await browser.close()
+async def tab(demo: DemoSite) -> AsyncIterator[PageTab]:
+    async with open_tab(demo.base, PageTab, viewport={"width": 1400, "height": 900}) as opened:
+        assert isinstance(opened, PageTab)
+        yield opened
 
 
-async def _table_rows(tab: Tab) -> Any:
+async def _table_rows(tab: PageTab) -> Any:
     rows = tab.page.locator(".tabulator-row")
     await rows.first.wait_for(timeout=WAIT)
     return rows
 
 
-async def test_the_users_list_leads_to_a_user_view_with_histograms(tab: Tab) -> None:
+async def test_the_users_list_leads_to_a_user_view_with_histograms(tab: PageTab) -> None:
     await tab.login("root", USERS)
     rows = await _table_rows(tab)
     assert await rows.count() > 1
@@ -119,7 +79,7 @@ async def test_the_users_list_leads_to_a_user_view_with_histograms(tab: Tab) -> 
     assert tab.foreign_requests() == []
 
 
-async def test_the_job_count_of_a_project_opens_its_job_list(tab: Tab) -> None:
+async def test_the_job_count_of_a_project_opens_its_job_list(tab: PageTab) -> None:
     await tab.login("root", PROJECTS)
     rows = await _table_rows(tab)
     project = (await rows.first.locator("[tabulator-field=Project]").inner_text()).strip()
@@ -132,7 +92,7 @@ async def test_the_job_count_of_a_project_opens_its_job_list(tab: Tab) -> None:
 
 
 async def test_choosing_a_cluster_filters_the_list_and_the_address(
-    tab: Tab, demo: DemoSite
+    tab: PageTab, demo: DemoSite
 ) -> None:
     await tab.login("root", PROJECTS)
     await _table_rows(tab)
@@ -150,7 +110,7 @@ async def test_choosing_a_cluster_filters_the_list_and_the_address(
     assert tab.errors == []
 
 
-async def test_the_tags_page_lists_tags_linking_to_their_jobs(tab: Tab) -> None:
+async def test_the_tags_page_lists_tags_linking_to_their_jobs(tab: PageTab) -> None:
     await tab.login("root", TAGS)
     tags = tab.page.locator("ul.tags a")
     await tags.first.wait_for(timeout=WAIT)
@@ -162,7 +122,7 @@ async def test_the_tags_page_lists_tags_linking_to_their_jobs(tab: Tab) -> None:
     assert tab.errors == []
 
 
-async def test_settings_generate_a_token_and_admins_manage_users(tab: Tab) -> None:
+async def test_settings_generate_a_token_and_admins_manage_users(tab: PageTab) -> None:
     await tab.login("root", "/config")
     await tab.page.get_by_role("button", name="Generate API token").click()
     token = tab.page.get_by_label("Your new API token (shown only once)")
@@ -177,7 +137,7 @@ async def test_settings_generate_a_token_and_admins_manage_users(tab: Tab) -> No
     assert tab.foreign_requests() == []
 
 
-async def test_a_user_sees_their_own_view_but_not_the_lists(tab: Tab) -> None:
+async def test_a_user_sees_their_own_view_but_not_the_lists(tab: PageTab) -> None:
     response = await tab.login("bob", USERS)
     assert response.status == 403
     tab.errors.clear()  # the browser reports the 403 itself
@@ -192,7 +152,7 @@ async def test_a_user_sees_their_own_view_but_not_the_lists(tab: Tab) -> None:
     assert tab.errors == []
 
 
-async def test_a_manager_of_other_projects_gets_403_on_a_user_view(tab: Tab) -> None:
+async def test_a_manager_of_other_projects_gets_403_on_a_user_view(tab: PageTab) -> None:
     await tab.login("root", USERS)
     rows = await _table_rows(tab)
     someone = (await rows.first.locator("[tabulator-field=User]").inner_text()).strip()
