@@ -31,13 +31,13 @@ from cc_backend.domain.user import User
 
 __all__ = ["JobPage", "job_page"]
 
-_CARD_STYLE = {"flex": "1 1 380px", "min-width": "0"}
 
-
-def _card(title: str, content: Any, **styles: str) -> pn.Card:
+def _card(title: str, content: Any, flex: str | None = None) -> pn.Card:
+    """A titled card; ``flex``: its share of a row of cards (CSS ``flex``)."""
+    styles = {"flex": flex, "min-width": "0"} if flex else {}
     return pn.Card(
-        content, title=title, collapsible=False, sizing_mode="stretch_width",
-        styles={**_CARD_STYLE, **styles}, margin=(5, 5),
+        content, title=title, collapsible=False, sizing_mode="stretch_width", styles=styles,
+        margin=(5, 5),
     )  # fmt: skip
 
 
@@ -54,15 +54,15 @@ class JobPage(pn.viewable.Viewer):
             ("Job script", JobScript(store)),
             ("Scheduler info", SchedulerInfo(store)),
             sizing_mode="stretch_width",
-            dynamic=False,
+            dynamic=True,  # only the shown tab is drawn in the browser
             name="job-tabs",
         )
         self._layout = pn.Column(
             StoreStatus(store),
             MonitoringNotice(store),
             pn.FlexBox(
-                _card("Job", JobInfo(store, JobTags(store, user))),
-                _card("Footprint", JobFootprint(store)),
+                _card("Job", JobInfo(store, JobTags(store, user)), flex="1 1 380px"),
+                _card("Footprint", JobFootprint(store), flex="1 1 380px"),
                 _card("Roofline", JobRoofline(store), flex="1.4 1 420px"),
                 sizing_mode="stretch_width",
             ),

@@ -240,26 +240,28 @@ class JobStore(Store):
         value = self._settings.get(PLOTS_PER_ROW_KEY, 3)
         return min(max(value, 1), 6) if isinstance(value, int) else 3
 
-    async def select_metrics(self, names: Sequence[str]) -> None:
-        """Show ``names`` in the grid, fetching those not loaded yet."""
+    async def select_metrics(self, names: Sequence[str], *, remember: bool = False) -> None:
+        """Show ``names`` in the grid, fetching those not loaded yet; ``remember``: keep
+        the choice as the user's setting for the job's cluster (where the client can)."""
         selected = [n for n in names if n in self.metric_configs]
         missing = [n for n in selected if n not in self.data]
-        if not missing:
-            self.selected = selected
-            self.revision += 1
-            return
-        loaded = await self.fetch(
-            ("metrics", tuple(missing)),
-            lambda: self.client.job_metrics(self.db_id, missing, [MetricScope.NODE]),
-        )
-        if loaded is not None:
-            self.data = {**self.data, **{n: dict(s) for n, s in loaded.items()}}
-            self.resolution = {
-                **self.resolution,
-                **{n: min(m.timestep for m in s.values()) for n, s in loaded.items() if s},
-            }
+        if missing:
+            loaded = await self.fetch(
+                ("metrics", tuple(missing)),
+                lambda: self.client.job_metrics(self.db_id, missing, [MetricScope.NODE]),
+            )
+            if loaded is not None:
+                self.data = {**self.data, **{n: dict(s) for n, s in loaded.items()}}
+                self.resolution = {
+                    **self.resolution,
+                    **{n: min(m.timestep for m in s.values()) for n, s in loaded.items() if s},
+                }
         self.selected = selected
         self.revision += 1
+        if remember and self.job is not None and selected:
+            key = f"{SELECTED_METRICS_KEY}:{self.job.cluster}"
+            await self._optional(lambda: self.client.set_user_config(key, selected), None)
+            self._settings[key] = selected
 
     async def load_scope(self, metric: str, scope: MetricScope) -> JobMetric | None:
         """``metric`` at ``scope`` at its current resolution (fetched if not loaded yet).

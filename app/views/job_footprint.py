@@ -136,7 +136,7 @@ class JobFootprint(pn.viewable.Viewer):
             ("Footprint", pn.Column(self.bars, sizing_mode="stretch_width", name="job-footprint")),
             ("Polar", self.polar),
             sizing_mode="stretch_width",
-            dynamic=False,
+            dynamic=True,  # only the shown tab is drawn in the browser
         )
         store.param.watch(self._update, ["job", "cluster", "statistics"])
         self._update()

@@ -181,11 +181,12 @@ class JobInfo(pn.viewable.Viewer):
             ("Job info", pn.Column(self.info, self.refresh, sizing_mode="stretch_width")),
             ("Tags", tags),
         ]
-        self._names = [name for name, _ in self._base]
+        #: The titles of the tabs shown.
+        self.tab_names = [name for name, _ in self._base]
         self.tabs = pn.Tabs(
             *self._base,
             sizing_mode="stretch_width",
-            dynamic=False,
+            dynamic=True,  # only the shown tab is drawn in the browser
             name="job-info-tabs",
         )
         store.param.watch(self._update, ["job", "concurrent"])
@@ -208,8 +209,8 @@ class JobInfo(pn.viewable.Viewer):
             self.note.object = note
             wanted.append(("Admin note", self.note))
         names = [name for name, _ in wanted]
-        if names != self._names:
-            self._names = names
+        if names != self.tab_names:
+            self.tab_names = names
             active = self.tabs.active
             self.tabs.clear()
             self.tabs.extend(wanted)

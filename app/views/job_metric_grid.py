@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import panel as pn
+from bokeh.models import Column, Row
+from bokeh.models.ui import UIElement
 
 from app.stores.job import JobStore
 from app.views.job_metric_plot import MetricPlot
@@ -19,8 +21,7 @@ from app.views.job_plot_figure import SharedAxes
 __all__ = ["CELL_WIDTHS", "MetricGrid"]
 
 #: Pixel width of a plot by plots per row, for a page about 1,400 pixels wide. Plots of a
-#: fixed size spare a browser the work of fitting each of them to the page's width; on
-#: narrower screens the rows wrap.
+#: fixed size spare a browser the work of fitting each of them to the page's width.
 CELL_WIDTHS = {1: 1300, 2: 650, 3: 430, 4: 322, 5: 256, 6: 212}
 
 
@@ -36,10 +37,8 @@ class MetricGrid(pn.viewable.Viewer):
         )
         self.apply = pn.widgets.Button(label="Show metrics", color="primary", width=140)
         self.apply.on_click(self._apply)
-        self.grid = pn.FlexBox(
-            flex_wrap="wrap", justify_content="flex-start", sizing_mode="stretch_width",
-            name="metric-grid",
-        )  # fmt: skip
+        #: All plots as one Bokeh layout (rows of cells), drawn by the browser at once.
+        self.grid = pn.pane.Bokeh(None, sizing_mode="stretch_width", name="metric-grid")
         self.spinner = pn.indicators.LoadingSpinner(value=True, size=30, visible=True)
         hint = pn.pane.HTML(
             "<small>Time since the job's start (h:mm). Drag across a plot to zoom in, "
@@ -61,27 +60,31 @@ class MetricGrid(pn.viewable.Viewer):
 
     def _loaded(self, *_events: Any) -> None:
         self.spinner.visible = not self.store.loaded
-        self.choice.options = sorted(self.store.metric_configs)
-        self.choice.value = list(self.store.selected)
 
     def _redraw(self, *_events: Any) -> None:
         store = self.store
         if store.job is None:
             return
-        axes, width = SharedAxes(), CELL_WIDTHS[store.plots_per_row]
+        per_row = store.plots_per_row
+        axes, width = SharedAxes(), CELL_WIDTHS[per_row]
+        self.plots = {name: MetricPlot(store, name, axes, width) for name in store.selected}
+        cells: list[UIElement] = [plot.cell for plot in self.plots.values()]
+        rows = [Row(children=cells[i : i + per_row]) for i in range(0, len(cells), per_row)]
         # All plots in one document change: a browser lays the grid out once (adding
         # plots in batches makes it lay out the ones it has again, which costs more).
         with pn.io.hold(freeze=True):  # no-op outside a session
-            self.plots = {name: MetricPlot(store, name, axes, width) for name in store.selected}
-            self.grid.objects = list(self.plots.values())
-            self.choice.value = list(store.selected)
+            self.grid.object = Column(children=list(rows), name="metric-grid")
+            self.choice.param.update(
+                options=sorted(store.metric_configs), value=list(store.selected)
+            )
             self.spinner.visible = False
 
     async def show_metrics(self, names: list[str]) -> None:
-        """Show ``names`` (fetching what is not loaded yet)."""
+        """Show ``names`` (fetching what is not loaded yet) and keep them as the user's
+        choice for the cluster."""
         self.spinner.visible = True
         try:
-            await self.store.select_metrics(names)
+            await self.store.select_metrics(names, remember=True)
         finally:
             self.spinner.visible = False
 

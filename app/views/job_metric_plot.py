@@ -1,19 +1,27 @@
-"""One cell of the job view's metric grid: the metric's name, a scope selector (the
-scopes valid for the metric) and its plot (:mod:`app.views.job_plot_figure`).
+"""One cell of the job view's metric grid: a scope selector titled with the metric's name
+and unit (the scopes valid for the metric), and its plot (:mod:`app.views.job_plot_figure`).
 
-A zoom on the time axis asks the store for finer data (:meth:`JobStore.zoom`); the new
-samples replace the old ones in the same plot, so the zoom stays where it is. Another
-scope is fetched when it is chosen; a scope the job has no data at falls back to node
-scope with a message.
+A cell is made of Bokeh's own models (a ``Column`` of a ``Select``, a message and the
+plot), not of Panel components: the grid puts all cells into one Bokeh layout, which a
+browser lays out in a fraction of the time that separate Panel components take.
+
+Choosing another scope fetches it; a scope the job has no data at falls back to node
+scope with a message. A zoom on the time axis asks the store for finer data
+(:meth:`JobStore.zoom`); the new samples replace the old ones in the same plot, so the
+zoom stays where it is. Bokeh models are only changed under the session's document lock
+(:meth:`_locked`): from the asynchronous loads they are changed on the next tick.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import panel as pn
 from bokeh.events import Event, RangesUpdate
-from bokeh.models import ColumnDataSource
+from bokeh.models import Column, ColumnDataSource, Plot
+from bokeh.models.ui import UIElement
+from bokeh.models.widgets import Div, Select
 
 from app.stores.job import JobStore
 from app.views.job_plot_figure import (
@@ -26,13 +34,20 @@ from app.views.job_plot_figure import (
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.jobdata import JobMetric
 
-__all__ = ["MetricPlot"]
+__all__ = ["PLOT_HEIGHT", "MetricPlot"]
 
-_PLOT_HEIGHT = 220
+#: Height of a plot in pixels (its selector comes on top).
+PLOT_HEIGHT = 220
+_MESSAGE_STYLE: dict[str, str | None] = {
+    "color": "#856404",
+    "background": "rgba(255, 193, 7, .2)",
+    "padding": "4px 8px",
+}
 
 
-class MetricPlot(pn.viewable.Viewer):
-    """One metric of the store's job: its scope selector and its plot."""
+class MetricPlot:
+    """One metric of the store's job: ``cell`` (a Bokeh ``Column``) holds ``select``,
+    ``message`` (only while there is one) and ``plot`` (when there is data)."""
 
     def __init__(
         self,
@@ -40,44 +55,50 @@ class MetricPlot(pn.viewable.Viewer):
         metric: str,
         axes: SharedAxes | None = None,
         width: int | None = None,
-        **params: Any,
     ) -> None:
         """``axes``: tick rules shared with the page's other plots; ``width``: the cell's
-        fixed width (None: the container's)."""
-        super().__init__(**params)
+        fixed width in pixels (None: as wide as its container)."""
         self.store = store
         self.metric = metric
         self.axes = axes or SharedAxes()
-        #: Fixed pixel width of the cell (None: as wide as the container).
         self.width = width
-        size: dict[str, Any] = {"width": width} if width else {"sizing_mode": "stretch_width"}
         config = store.metric_configs.get(metric)
-        scopes = store.scopes_of(metric)
         unit = config.unit if config is not None else None
         self.unit = f"{unit.prefix or ''}{unit.base or ''}" if unit is not None else ""
-        # The selector's label is the plot's title: fewer components to lay out.
-        self.scope = pn.widgets.Select(
-            label=self._title(None),
-            options={s.value: s for s in scopes},
-            value=MetricScope.NODE if MetricScope.NODE in scopes else scopes[0],
+        scopes: list[str | None] = [s.value for s in store.scopes_of(metric)]
+        size: dict[str, Any] = {"width": width} if width else {"sizing_mode": "stretch_width"}
+        self.select = Select(
+            title=self._title(None),
+            options=scopes,
+            value=MetricScope.NODE.value if MetricScope.NODE.value in scopes else scopes[0],
             disabled=len(scopes) < 2,
-            margin=(4, 8, 0, 8),
+            margin=(4, 8, 2, 8),
             **({"width": width - 16} if width else {"sizing_mode": "stretch_width"}),
         )
+        self.message = Div(text="", visible=False, styles=_MESSAGE_STYLE, margin=(2, 8))
+        self.plot: Plot | None = None
         self.source: ColumnDataSource | None = None
-        self._quiet = False
-        self.message = pn.pane.Alert("", alert_type="warning", visible=False, margin=(4, 8))
-        self.pane = pn.pane.Bokeh(None, **size, min_height=_PLOT_HEIGHT)
-        self._layout = pn.Column(
-            self.scope,
-            self.pane,
-            **size,
+        self.cell = Column(
+            children=[self.select],
             css_classes=["cc-metric-plot"],
-            name=f"plot-{metric}",
+            name=f"cell-{metric}",
             styles={"border": "1px solid rgba(128,128,128,.3)", "border-radius": ".4rem"},
+            margin=4,
+            **size,
         )
-        self.scope.param.watch(self._scope_changed, "value")
+        self.select.on_change("value", self._on_select)
         self.draw()
+
+    @property
+    def scope(self) -> MetricScope:
+        """The scope shown."""
+        return MetricScope(self.select.value)
+
+    @property
+    def shown(self) -> JobMetric | None:
+        """The data drawn now: the metric at the selected scope, if loaded."""
+        found: JobMetric | None = self.store.data.get(self.metric, {}).get(self.scope)
+        return found
 
     def _title(self, metric: JobMetric | None) -> str:
         text = self.metric + (f" [{self.unit}]" if self.unit else "")
@@ -86,62 +107,57 @@ class MetricPlot(pn.viewable.Viewer):
         return text
 
     def _say(self, text: str) -> None:
-        """Show ``text`` above the plot (empty: no message)."""
-        self.message.object = text
+        """Show ``text`` between the selector and the plot (empty: no message; the cell
+        then holds no message at all, which spares a browser one element per plot)."""
+        self.message.text = text
         self.message.visible = bool(text)
-        present = self.message in self._layout.objects
-        if text and not present:
-            self._layout.insert(1, self.message)
-        elif not text and present:
-            self._layout.remove(self.message)
-
-    @property
-    def shown(self) -> JobMetric | None:
-        """The data drawn now: the metric at the selected scope, if loaded."""
-        found: JobMetric | None = self.store.data.get(self.metric, {}).get(self.scope.value)
-        return found
+        shown: list[UIElement] = [self.select]
+        if text:
+            shown.append(self.message)
+        if self.plot is not None:
+            shown.append(self.plot)
+        if self.cell.children != shown:
+            self.cell.children = shown
 
     def draw(self) -> None:
         """Draw the selected scope anew (a message instead when it has no data)."""
         job, cluster, sub = self.store.job, self.store.cluster, self.store.subcluster
         metric, config = self.shown, self.store.metric_configs.get(self.metric)
         if job is None or metric is None or not metric.series:
-            self._say(f"No data for {self.metric} at {self.scope.value} scope.")
-            self.pane.object = None
-            self.source = None
+            self.plot = self.source = None
+            self._say(f"No data for {self.metric} at {self.scope} scope.")
             return
         limits = (
-            scope_thresholds(job, cluster, sub, config, self.scope.value)
+            scope_thresholds(job, cluster, sub, config, self.scope)
             if config is not None and cluster is not None and sub is not None
             else None
         )
-        plot, self.source = metric_figure(
+        self.plot, self.source = metric_figure(
             self.metric,
             metric,
-            self.scope.value,
+            self.scope,
             duration=self.store.running_duration(),
             limits=limits,
             lower_is_better=bool(config and config.lower_is_better),
             axes=self.axes,
             width=self.width - 4 if self.width else None,
-            height=_PLOT_HEIGHT,
+            height=PLOT_HEIGHT,
         )
-        plot.on_event(RangesUpdate, self._on_ranges)
-        self.scope.label = self._title(metric)
+        self.plot.on_event(RangesUpdate, self._on_ranges)
+        self.select.title = self._title(metric)
         self._say("")
-        self.pane.object = plot
 
     def update_samples(self) -> None:
         """Put newly loaded samples of the shown scope into the plot (zoom kept)."""
-        metric, job = self.shown, self.store.job
-        if metric is None or job is None or self.source is None:
+        metric = self.shown
+        if metric is None or self.source is None:
             self.draw()
             return
         band = band_data(metric)
         if band is not None and "median" in self.source.data:
             self.source.data = band
         elif band is None and "xs" in self.source.data:
-            self.source.data = line_data(metric, self.scope.value)
+            self.source.data = line_data(metric, self.scope)
         else:
             self.draw()
 
@@ -152,8 +168,56 @@ class MetricPlot(pn.viewable.Viewer):
         if job is None:
             return
         begin = job.start_time
-        if await self.store.zoom(self.metric, self.scope.value, begin + start, begin + end):
-            self.update_samples()
+        if await self.store.zoom(self.metric, self.scope, begin + start, begin + end):
+            self._locked(self.update_samples)
+
+    async def select_scope(self, scope: MetricScope) -> None:
+        """Show ``scope`` (fetching it first if needed); node scope with a message if the
+        job has no data at ``scope``."""
+        self._locked(lambda: self._set_scope(scope))
+        if self.store.data.get(self.metric, {}).get(scope) is not None:
+            self._locked(self.draw)
+            return
+        found = await self.store.load_scope(self.metric, scope)
+
+        def show() -> None:
+            if found is None:
+                options: list[str | None] = [s.value for s in self.store.scopes_of(self.metric)]
+                self.select.options = options
+                self._set_scope(MetricScope.NODE)
+                self.draw()
+                self._say(f"{self.metric} has no data at {scope} scope for this job.")
+            else:
+                self.draw()
+
+        self._locked(show)
+
+    def _set_scope(self, scope: MetricScope) -> None:
+        """Change the selector without treating it as the user's choice."""
+        self._quiet = True
+        try:
+            self.select.value = scope.value
+        finally:
+            self._quiet = False
+
+    @staticmethod
+    def _locked(change: Callable[[], None]) -> None:
+        """Run ``change`` (of Bokeh models) under the document's lock: on the next tick
+        in a session, now outside one."""
+        pn.state.execute(change, schedule=True)
+
+    # -- browser events ------------------------------------------------------------------
+
+    _quiet = False
+
+    def _on_select(self, _attr: str, _old: Any, new: Any) -> None:
+        if self._quiet or not new:
+            return
+
+        async def select() -> None:
+            await self.select_scope(MetricScope(new))
+
+        pn.state.execute(select)
 
     def _on_ranges(self, event: Event) -> None:
         x0, x1 = getattr(event, "x0", None), getattr(event, "x1", None)
@@ -165,40 +229,3 @@ class MetricPlot(pn.viewable.Viewer):
             await self.zoomed(start, end)
 
         pn.state.execute(zoom)
-
-    async def select_scope(self, scope: MetricScope) -> None:
-        """Show ``scope`` (fetching it first if needed); node scope with a message if the
-        job has no data at ``scope``."""
-        self._set_scope(scope)
-        if self.store.data.get(self.metric, {}).get(scope) is None:
-            found = await self.store.load_scope(self.metric, scope)
-            if found is None:
-                self._set_scope(
-                    MetricScope.NODE, {s.value: s for s in self.store.scopes_of(self.metric)}
-                )
-                self.draw()
-                self._say(f"{self.metric} has no data at {scope} scope for this job.")
-                return
-        self.draw()
-
-    def _set_scope(self, scope: MetricScope, options: dict[str, MetricScope] | None = None) -> None:
-        """Change the selector without treating it as the user's choice."""
-        self._quiet = True
-        try:
-            if options is not None:
-                self.scope.options = options
-            self.scope.value = scope
-        finally:
-            self._quiet = False
-
-    def _scope_changed(self, event: Any) -> None:
-        if event.new is None or self._quiet:
-            return
-
-        async def select() -> None:
-            await self.select_scope(event.new)
-
-        pn.state.execute(select)
-
-    def __panel__(self) -> pn.Column:
-        return self._layout

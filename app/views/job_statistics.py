@@ -1,6 +1,11 @@
 """The statistics table: average, minimum and maximum of every series of the shown
-metrics at one scope (a row per host, or per host and socket/core/... below node scope),
-sortable by any column."""
+metrics at one scope: a row per metric and host (and socket/core/... id below node
+scope), sortable by any column, with filters for the metric and the host in its header.
+
+One row per series rather than a column per metric and statistic: a handful of columns
+keep the table cheap to build on the server and to draw in a browser, and sorting by a
+statistic after filtering for a metric ranks the hosts for that metric.
+"""
 
 from __future__ import annotations
 
@@ -13,35 +18,28 @@ from app.stores.job import JobStore
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.jobdata import SeriesStatistics
 
-__all__ = ["STATS", "StatisticsTable", "statistics_frame"]
+__all__ = ["COLUMNS", "PAGE_SIZE", "STATS", "StatisticsTable", "statistics_frame"]
 
 #: Rows of the table shown at once (a browser lays out only these).
 PAGE_SIZE = 20
-#: The statistics of each metric, in column order.
+#: Tabulator's format of the statistics: two decimals, thousands separated.
+_NUMBER = {"type": "money", "decimal": ".", "thousand": ",", "symbol": "", "precision": 2}
+#: The statistics of each series, in column order.
 STATS = ("avg", "min", "max")
+#: The table's columns.
+COLUMNS = ("metric", "unit", "host", "id", *STATS)
 
 
 def statistics_frame(
     table: dict[str, list[SeriesStatistics]], units: dict[str, str] | None = None
-) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """One row per series (``host``, ``id``) and a column ``<metric> <stat>`` per metric
-    and statistic; and the column groups (``<metric> [<unit>]`` -> its columns)."""
-    rows: dict[tuple[str, str], dict[str, float]] = {}
-    groups: dict[str, list[str]] = {}
-    for metric in sorted(table):
-        columns = [f"{metric} {s}" for s in STATS]
-        unit = (units or {}).get(metric, "")
-        groups[f"{metric} [{unit}]" if unit else metric] = columns
-        for entry in table[metric]:
-            row = rows.setdefault((entry.hostname, entry.id or ""), {})
-            for column, stat in zip(columns, STATS, strict=True):
-                row[column] = getattr(entry, stat)
-    index = sorted(rows, key=lambda key: (key[0], _numeric_id(key[1])))
-    frame = pd.DataFrame(
-        [{"host": host, "id": scope_id, **rows[(host, scope_id)]} for host, scope_id in index],
-        columns=["host", "id", *(c for cols in groups.values() for c in cols)],
-    )
-    return frame, groups
+) -> pd.DataFrame:
+    """One row per metric and series (:data:`COLUMNS`), by metric, host and scope id."""
+    rows = [
+        (metric, (units or {}).get(metric, ""), e.hostname, e.id or "", e.avg, e.min, e.max)
+        for metric in sorted(table)
+        for e in sorted(table[metric], key=lambda e: (e.hostname, _numeric_id(e.id or "")))
+    ]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def _numeric_id(value: str) -> tuple[int, str]:
@@ -56,9 +54,13 @@ class StatisticsTable(pn.viewable.Viewer):
         self.store = store
         self.scope = pn.widgets.Select(label="Scope", options=[MetricScope.NODE.value], width=160)
         self.table = pn.widgets.Tabulator(
-            pd.DataFrame(), show_index=False, disabled=True, layout="fit_data_table",
-            pagination="local", page_size=PAGE_SIZE, sizing_mode="stretch_width",
-            frozen_columns=["host", "id"],
+            pd.DataFrame(columns=list(COLUMNS)), show_index=False, disabled=True,
+            layout="fit_data_table", pagination="local", page_size=PAGE_SIZE,
+            sizing_mode="stretch_width", formatters=dict.fromkeys(STATS, _NUMBER),
+            header_filters={
+                "metric": {"type": "list", "valuesLookup": True, "clearable": True},
+                "host": {"type": "input", "func": "like", "placeholder": "host"},
+            },
             css_classes=["statistics-table"],
         )  # fmt: skip
         self._quiet = False
@@ -83,12 +85,10 @@ class StatisticsTable(pn.viewable.Viewer):
             name: f"{c.unit.prefix or ''}{c.unit.base or ''}"
             for name, c in store.metric_configs.items()
         }
-        frame, groups = statistics_frame(store.scoped_stats, units)
-        titles = {c: c.rsplit(" ", 1)[1] for cols in groups.values() for c in cols}
-        if store.stats_scope is MetricScope.NODE:
-            frame = frame.drop(columns=["id"])
+        frame = statistics_frame(store.scoped_stats, units)
+        hidden = ["id"] if store.stats_scope is MetricScope.NODE else []
         with pn.io.hold():
-            self.table.param.update(value=frame, groups=groups, titles=titles)
+            self.table.param.update(value=frame, hidden_columns=hidden)
         self.empty.object = "" if len(frame) else f"No statistics at {store.stats_scope} scope."
         self.empty.visible = not len(frame)
 

@@ -91,10 +91,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _cli(site: Path, env: dict[str, str], *args: str) -> None:
+def site_env() -> dict[str, str]:
+    """This process's environment without the site secrets (a site reads its own)."""
+    return {k: v for k, v in os.environ.items() if k not in _SECRETS}
+
+
+def run_cli(cwd: Path, env: dict[str, str], *args: str) -> str:
+    """Run ``cc-backend ARGS`` in ``cwd``; its standard output (fails the test on an error)."""
     command = [sys.executable, "-m", "cc_backend.cli", *args]
-    done = subprocess.run(command, cwd=site, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def _expected_counts(site: Path) -> dict[str, tuple[int, int]]:
@@ -129,20 +136,10 @@ def _wait_until_up(base: str, process: subprocess.Popen[str], timeout: float = 6
 
 
 @contextlib.contextmanager
-def serve_demo_site(folder: Path, jobs: int = 30) -> Iterator[DemoSite]:
-    """Initialise a demo site in ``folder`` and serve it (see the module docstring)."""
-    env = {k: v for k, v in os.environ.items() if k not in _SECRETS}
-    site = folder / "site"
-    _cli(folder, env, "init", str(site))
-    archive = open_archive(load_config(site / "config.json").archive)
-    generate_demo_archive(archive, jobs=jobs, seed=5, with_data=False)
-    archive.close()
-    _cli(site, env, "init-db")
-    for name, (roles, password) in ACCOUNTS.items():
-        _cli(site, env, "add-user", f"{name}:{roles}:{password}")
-    (site / "var").mkdir(exist_ok=True)
-    (site / "var" / "notice.txt").write_text(NOTICE)
-    counts = _expected_counts(site)
+def serve_site(site: Path, env: dict[str, str]) -> Iterator[str]:
+    """Run ``cc-backend serve`` for the initialised ``site`` on a free loopback port; yield
+    its base URL once the login page answers. Afterwards the server is stopped and its log
+    must hold no traceback."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -155,12 +152,36 @@ def serve_demo_site(folder: Path, jobs: int = 30) -> Iterator[DemoSite]:
     )
     try:
         _wait_until_up(base, process)
-        yield DemoSite(base, counts)
+        yield base
     finally:
         process.kill()
         output, _ = process.communicate(timeout=30)
         shutil.rmtree(site / "var", ignore_errors=True)
     assert "Traceback" not in _without_closed_websockets(output), output
+
+
+def add_accounts(site: Path, env: dict[str, str]) -> None:
+    """Create the users of :data:`ACCOUNTS` in ``site``'s database."""
+    for name, (roles, password) in ACCOUNTS.items():
+        run_cli(site, env, "add-user", f"{name}:{roles}:{password}")
+
+
+@contextlib.contextmanager
+def serve_demo_site(folder: Path, jobs: int = 30) -> Iterator[DemoSite]:
+    """Initialise a demo site in ``folder`` and serve it (see the module docstring)."""
+    env = site_env()
+    site = folder / "site"
+    run_cli(folder, env, "init", str(site))
+    archive = open_archive(load_config(site / "config.json").archive)
+    generate_demo_archive(archive, jobs=jobs, seed=5, with_data=False)
+    archive.close()
+    run_cli(site, env, "init-db")
+    add_accounts(site, env)
+    (site / "var").mkdir(exist_ok=True)
+    (site / "var" / "notice.txt").write_text(NOTICE)
+    counts = _expected_counts(site)
+    with serve_site(site, env) as base:
+        yield DemoSite(base, counts)
 
 
 def _without_closed_websockets(output: str) -> str:

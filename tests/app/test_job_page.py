@@ -72,7 +72,7 @@ async def test_the_page_shows_every_part_of_the_job(
     assert 'class="cc-info"' in text
     plots = page.grid.plots
     assert list(plots) == page.store.selected
-    assert all(p.pane.object is not None for p in plots.values())
+    assert all(p.plot is not None for p in plots.values())
     assert page.store.error == ""
 
 

@@ -275,10 +275,12 @@ async def test_the_users_metric_choice_and_plots_per_row_are_used(
     assert set(store.data) == {"mem_bw", "cpu_load", "flops_any"}  # and the roofline's
     assert store.plots_per_row == 2
 
-    await store.select_metrics(["ipc", "cpu_load"])
+    await store.select_metrics(["ipc", "cpu_load"], remember=True)
     assert store.selected == ["ipc", "cpu_load"]
     assert "ipc" in store.data
     assert store.revision == 2
+    saved = backends.user_config.get_all("alice")["job_view_selectedMetrics:fritz"]
+    assert saved == ["ipc", "cpu_load"]
 
 
 async def test_statistics_at_another_scope(backends: Backends, running: Job) -> None:

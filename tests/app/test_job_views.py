@@ -224,11 +224,16 @@ async def test_the_grid_has_a_plot_per_metric_in_rows(running_store: JobStore) -
     assert [p.width for p in grid.plots.values()] == [CELL_WIDTHS[3]] * len(grid.plots)
     assert not grid.spinner.visible
     cpu_load = grid.plots["cpu_load"]
-    assert cpu_load.scope.disabled
-    assert cpu_load.pane.object is not None
+    assert cpu_load.select.disabled  # node scope only
+    assert cpu_load.select.title == "cpu_load"
+    assert cpu_load.plot is not None
+    assert cpu_load.cell.children == [cpu_load.select, cpu_load.plot]  # no message
     assert cpu_load.source is not None
     assert sorted(cpu_load.source.data["label"]) == HOSTS
     assert grid.plots["mem_bw"].axes is cpu_load.axes
+    layout = grid.grid.object  # one Bokeh layout: rows of three cells
+    assert [len(row.children) for row in layout.children] == [3, 3, 3, 3, 3]
+    assert layout.children[0].children[1] is cpu_load.cell
 
     await grid.show_metrics(["mem_bw"])
     assert list(grid.plots) == ["mem_bw"]
@@ -237,14 +242,16 @@ async def test_the_grid_has_a_plot_per_metric_in_rows(running_store: JobStore) -
 
 async def test_a_plot_switches_to_a_finer_scope(running_store: JobStore) -> None:
     plot = MetricPlot(running_store, "mem_bw")
-    assert list(plot.scope.options) == ["node", "socket"]
+    assert plot.select.options == ["node", "socket"]
 
     await plot.select_scope(MetricScope.SOCKET)
 
+    assert plot.scope is MetricScope.SOCKET
+    assert plot.select.value == "socket"
     assert plot.source is not None
     labels = plot.source.data["label"]
     assert sorted(labels) == [f"{h} socket{i}" for h in HOSTS for i in (0, 1)]
-    strips = _renderers(plot.pane.object, "HStrip")[0].data_source.data
+    strips = _renderers(plot.plot, "HStrip")[0].data_source.data
     mem_bw = running_store.metric_configs["mem_bw"]
     assert strips["y1"][0] == pytest.approx(mem_bw.alert / 2)  # two sockets per node
 
@@ -259,9 +266,11 @@ async def test_a_scope_without_data_falls_back_with_a_message(
 
     await plot.select_scope(MetricScope.HWTHREAD)
 
-    assert "no data at hwthread scope" in plot.message.object
+    assert "no data at hwthread scope" in plot.message.text
     assert plot.message.visible
-    assert "hwthread" not in plot.scope.options
+    assert "hwthread" not in plot.select.options
+    assert plot.scope is MetricScope.NODE
+    assert plot.cell.children == [plot.select, plot.message, plot.plot]  # node scope instead
 
 
 @pytest.mark.parametrize("site_config", [{"main": {"resampling": RESAMPLING}}])
@@ -272,13 +281,13 @@ async def test_a_zoom_puts_finer_samples_into_the_same_plot(
     store = store_for(backends, "alice", job)
     await store.load()
     plot = MetricPlot(store, "cpu_load")
-    figure_before, source = plot.pane.object, plot.source
+    figure_before, source = plot.plot, plot.source
     assert source is not None
     coarse = len(source.data["xs"][0])
 
     await plot.zoomed(0.0, 600.0)
 
-    assert plot.pane.object is figure_before
+    assert plot.plot is figure_before
     assert plot.source is source
     assert len(source.data["xs"][0]) > coarse
 
@@ -345,34 +354,47 @@ async def test_a_running_jobs_energy_is_an_estimate(running_store: JobStore) -> 
     assert "so far (estimate)" in EnergySummary(running_store).pane.object
 
 
-async def test_the_statistics_table_is_sortable_per_series(running_store: JobStore) -> None:
+async def test_the_statistics_table_has_a_sortable_row_per_series(
+    running_store: JobStore,
+) -> None:
     table = StatisticsTable(running_store)
 
     frame = table.table.value
-    assert list(frame["host"]) == HOSTS
-    assert "id" not in frame.columns
-    assert frame["mem_bw avg"].tolist() == pytest.approx([40.0, 40.0])
-    assert table.table.groups["mem_bw [GB/s]"] == ["mem_bw avg", "mem_bw min", "mem_bw max"]
-    assert table.table.titles["mem_bw max"] == "max"
+    mem_bw = frame[frame["metric"] == "mem_bw"]
+    assert list(mem_bw["host"]) == HOSTS
+    assert list(mem_bw["unit"]) == ["GB/s", "GB/s"]
+    assert mem_bw["avg"].tolist() == pytest.approx([40.0, 40.0])
+    assert set(frame["metric"]) == set(running_store.selected)
+    assert table.table.hidden_columns == ["id"]  # node scope: no ids
+    assert table.table.sorters == []  # sorting is the browser's, by any column
     assert "socket" in table.scope.options
 
     await table.show_scope(MetricScope.SOCKET)
     frame = table.table.value
-    assert list(zip(frame["host"], frame["id"], strict=True)) == [
+    sockets = frame[frame["metric"] == "mem_bw"]
+    assert list(zip(sockets["host"], sockets["id"], strict=True)) == [
         (h, i) for h in HOSTS for i in ("0", "1")
     ]
+    assert table.table.hidden_columns == []
+    assert table.scope.value == "socket"
 
 
-def test_statistics_rows_sort_by_host_and_numeric_id() -> None:
+def test_statistics_rows_sort_by_metric_host_and_numeric_id() -> None:
     table = {
         "m": [
             SeriesStatistics("n1", "10", 1.0, 0.0, 2.0),
             SeriesStatistics("n1", "2", 3.0, 0.0, 4.0),
-        ]
+        ],
+        "a": [SeriesStatistics("n2", None, 5.0, 4.0, 6.0)],
     }
-    frame, groups = statistics_frame(table, {"m": ""})
-    assert list(frame["id"]) == ["2", "10"]
-    assert groups == {"m": ["m avg", "m min", "m max"]}
+    frame = statistics_frame(table, {"m": "W"})
+    assert list(frame.columns) == ["metric", "unit", "host", "id", "avg", "min", "max"]
+    assert list(zip(frame["metric"], frame["id"], strict=True)) == [
+        ("a", ""),
+        ("m", "2"),
+        ("m", "10"),
+    ]
+    assert list(frame["unit"]) == ["", "W", "W"]
 
 
 # -- info, tags, meta ----------------------------------------------------------------------
@@ -437,7 +459,7 @@ async def test_info_tabs_show_concurrent_jobs_and_the_note(
 
     await store.load()
 
-    assert info.tabs._names == ["Job info", "Tags", "1 concurrent jobs", "Admin note"]
+    assert info.tab_names == ["Job info", "Tags", "1 concurrent jobs", "Admin note"]
     assert "Check IO" in info.note.object
     assert not info.refresh.visible
 
