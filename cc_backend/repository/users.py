@@ -25,6 +25,9 @@ from cc_backend.repository.schema import configuration, hpc_user
 
 log = logging.getLogger(__name__)
 
+#: Bound parameters per ``IN`` list (older SQLite builds allow 999 in a statement).
+_NAMES_PER_QUERY = 500
+
 #: bcrypt work factor; cc-backend uses Go's default cost, 10.
 BCRYPT_COST = 10
 #: bcrypt only looks at the first 72 bytes; longer passwords are refused, as Go's bcrypt does.
@@ -160,6 +163,22 @@ class UserRepository:
         """Return the user called ``username``; raise :class:`NotFound` if there is none."""
         with self.db.engine.connect() as conn:
             return user_from_row(self._row(conn, username))
+
+    def get_many(self, usernames: Iterable[str]) -> dict[str, User]:
+        """The users among ``usernames`` that exist, by name (names that are no user are
+        left out); one query per :data:`_NAMES_PER_QUERY` names."""
+        names = sorted(set(usernames))
+        found: dict[str, User] = {}
+        if not names:
+            return found
+        with self.db.engine.connect() as conn:
+            for start in range(0, len(names), _NAMES_PER_QUERY):
+                chunk = names[start : start + _NAMES_PER_QUERY]
+                query = sa.select(hpc_user).where(hpc_user.c.username.in_(chunk))
+                found.update(
+                    (row.username, user_from_row(row._mapping)) for row in conn.execute(query)
+                )
+        return found
 
     def list(
         self, *, with_roles_only: bool = False, auth_source: AuthSource | None = None

@@ -321,3 +321,26 @@ def test_reference_database_holds_exactly_the_demo_user(reference_db: Database) 
     users = UserRepository(reference_db)
     assert users.count() == 1
     assert [u.username for u in users.list(with_roles_only=True)] == ["demo"]
+
+
+def test_many_users_are_read_at_once_leaving_out_unknown_names(users: UserRepository) -> None:
+    alice = User.build("alice", ["user"], name="Alice A", email="alice@example.org")
+    bob = User.build("bob", ["manager"], projects=["p1"])
+    users.add(alice)
+    users.add(bob)
+
+    found = users.get_many(["bob", "nobody", "alice", "bob"])
+
+    assert found == {"alice": users.get("alice"), "bob": users.get("bob")}
+    assert users.get_many([]) == {}
+
+
+def test_more_users_than_one_query_takes_are_read_in_chunks(users: UserRepository) -> None:
+    names = [f"user{n:04d}" for n in range(1_200)]
+    insert_many = [{"username": name, "roles": '["user"]', "projects": "[]"} for name in names]
+    with users.db.engine.begin() as conn:
+        conn.execute(sa.insert(hpc_user), insert_many)
+
+    found = users.get_many([*names, "nobody"])
+
+    assert sorted(found) == names

@@ -20,7 +20,6 @@ BINDABLES: tuple[SchemaBindable, ...] = (
     statistics.query,
     tags.query,
     tags.mutation,
-    tags.tag_type,
     users.query,
     users.mutation,
 )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.web.graphql.context import Info
 
-__all__ = ["parse_id", "parse_ids", "selects", "validated", "validated_list"]
+__all__ = ["parse_id", "parse_ids", "selected_fields", "selects", "validated", "validated_list"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,9 +59,23 @@ def validated_list(model: type[M], items: Sequence[Any] | None, what: str) -> li
 def selects(info: Info, path: str) -> bool:
     """Whether the query selects ``path`` (dotted, e.g. ``items.tags``) below this field,
     through fragments and inline fragments."""
-    names = path.split(".")
+    return _selection_sets(info, path) is not None
+
+
+def selected_fields(info: Info, path: str = "") -> frozenset[str]:
+    """The names of the fields the query selects at ``path`` (dotted, e.g. ``items``;
+    empty: directly) below this field, through fragments and inline fragments.
+
+    Directives are not evaluated: a field under ``@skip`` or ``@include`` counts as selected.
+    """
+    sets = _selection_sets(info, path) or []
+    return frozenset(field.name.value for s in sets for field in _fields(info, s))
+
+
+def _selection_sets(info: Info, path: str) -> list[SelectionSetNode] | None:
+    """The selection sets of ``path`` below this field (``None`` if it is not selected)."""
     sets = [node.selection_set for node in info.field_nodes if node.selection_set]
-    for name in names:
+    for name in path.split(".") if path else ():
         sets = [
             field.selection_set if field.selection_set else SelectionSetNode(selections=())
             for selection_set in sets
@@ -69,8 +83,8 @@ def selects(info: Info, path: str) -> bool:
             if field.name.value == name
         ]
         if not sets:
-            return False
-    return True
+            return None
+    return sets
 
 
 def _fields(info: Info, selection_set: SelectionSetNode) -> Iterable[FieldNode]:

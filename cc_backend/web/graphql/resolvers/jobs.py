@@ -1,20 +1,31 @@
-"""``job`` and ``jobs``, and the fields of the ``Job`` type.
+"""``job`` and ``jobs``, and the values of the ``Job`` type.
 
 Which jobs a caller sees is the repository's visibility rule (``actor=``): a user their own
 jobs, a manager also those of their projects, support, admins and pure API clients all.
-The tags of a job are those the caller may read; for a job list they are loaded for the
-whole page in one query.
+The tags of a job are those the caller may read.
+
+A job reaches the schema as a plain dict keyed by GraphQL field name
+(:func:`job_values`), so the ``Job`` type has no field resolvers: graphql-core's default
+resolver reads the values (the handler's executor reads plain values without calling a
+resolver at all). For a job list, what costs queries is loaded for the whole page in the
+same trip to the database, and only when the query selects it: the tags, the owners'
+``userData``. A value not prepared that way (``concurrentJobs``, the tags and owner of a
+single job, the footprints of a list that does not ask for them) is a callable in the
+dict, which the default resolver calls when, and only when, the field is selected.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from ariadne import ObjectType, QueryType
 
+from cc_backend.domain.errors import PermissionDenied
 from cc_backend.domain.filters import (
     JobFilter,
     OrderBy,
@@ -27,13 +38,20 @@ from cc_backend.domain.job import Job, JobState, SharedMode
 from cc_backend.domain.tag import Tag
 from cc_backend.domain.user import User
 from cc_backend.repository.jobs import JobPage, JobRepository
-from cc_backend.web.graphql.context import Info, context_of
-from cc_backend.web.graphql.resolvers.common import parse_id, selects, validated, validated_list
+from cc_backend.web.graphql.context import GraphQLContext, Info, context_of
+from cc_backend.web.graphql.resolvers.common import (
+    parse_id,
+    selected_fields,
+    selects,
+    validated,
+    validated_list,
+)
 from cc_backend.web.graphql.resolvers.users import user_data
 
-__all__ = ["DEFAULT_PAGE", "concurrent_jobs", "job_type", "query"]
+__all__ = ["DEFAULT_PAGE", "concurrent_jobs", "job_type", "job_values", "query"]
 
 query = QueryType()
+#: The ``Job`` type: no field resolvers, its values come from :func:`job_values`.
 job_type = ObjectType("Job")
 
 #: The page of a ``jobs`` query that names none (cc-backend's default).
@@ -44,11 +62,16 @@ CONCURRENT_MIN_DURATION = 600
 #: Slack at the start and end of a job when looking for jobs that overlap it (seconds).
 _OVERLAP_START, _OVERLAP_END = 10, 200
 
+#: What ``userData`` holds for an owner: their public data, ``None`` for an unknown user,
+#: or the error the caller gets for looking them up.
+OwnerValue = dict[str, str] | PermissionDenied | None
+
 
 @query.field("job")
-async def resolve_job(_: Any, info: Info, id: str) -> Job:
+async def resolve_job(_: Any, info: Info, id: str) -> dict[str, Any]:
     context = context_of(info)
-    return await context.run(context.backends.jobs.get, parse_id(id), actor=context.user)
+    job = await context.run(context.backends.jobs.get, parse_id(id), actor=context.user)
+    return job_values(job)
 
 
 @query.field("jobs")
@@ -64,21 +87,34 @@ async def resolve_jobs(
     paging = validated(PageRequest, page, "page") if page is not None else DEFAULT_PAGE
     ordering = validated(OrderBy, order, "order") if order is not None else None
     with_count = selects(info, "count")
-    with_tags = selects(info, "items.tags")
+    fields = selected_fields(info, "items")
+    with_tags, with_owners = "tags" in fields, "userData" in fields
     backends, user = context.backends, context.user
 
-    def load() -> tuple[JobPage, dict[int, list[Tag]]]:
+    def load() -> tuple[JobPage, dict[int, list[Tag]], dict[str, User | None]]:
         found = backends.jobs.query(
             filters, actor=user, order=ordering, page=paging, with_count=with_count
         )
         ids = [j.id for j in found.items if j.id is not None]
         tags = backends.tags.tags_of_jobs(ids, user) if with_tags and ids else {}
-        return found, tags
+        names = {j.user for j in found.items} - context.users.keys() if with_owners else ()
+        return found, tags, _find_users(context, names)
 
-    result, tags = await context.run(load)
+    result, tags, users = await context.run(load)
     context.job_tags.update(tags)
+    context.users.update(users)
+    owners = await _owner_values(context, {j.user for j in result.items}) if with_owners else {}
+    items = [
+        job_values(
+            job,
+            tags=tags.get(job.id, []) if with_tags and job.id is not None else None,
+            owner=owners.get(job.user, _LAZY),
+            selected=fields,
+        )
+        for job in result.items
+    ]
     return {
-        "items": result.items,
+        "items": items,
         "offset": result.offset,
         "limit": result.limit,
         "count": result.count,
@@ -86,41 +122,96 @@ async def resolve_jobs(
     }
 
 
-# -- the Job type -------------------------------------------------------------------------
-
-# user, project, cluster, duration, walltime, energy and partition share their names.
-for _graphql, _python in (
-    ("jobId", "job_id"),
-    ("subCluster", "sub_cluster"),
-    ("startTime", "start_time"),
-    ("numNodes", "num_nodes"),
-    ("numHWThreads", "num_hwthreads"),
-    ("numAcc", "num_acc"),
-    ("SMT", "smt"),
-    ("arrayJobId", "array_job_id"),
-    ("state", "job_state"),
-    ("metaData", "meta_data"),
-):
-    job_type.set_alias(_graphql, _python)
+def _find_users(context: GraphQLContext, names: Collection[str]) -> dict[str, User | None]:
+    """The users called ``names`` (``None`` for a name that is no user), in one query;
+    blocking."""
+    found = context.backends.users.get_many(names) if names else {}
+    return {name: found.get(name) for name in names}
 
 
-@job_type.field("id")
-def resolve_id(job: Job, _info: Info) -> str:
-    return str(job.id)
+async def _owner_values(context: GraphQLContext, names: Iterable[str]) -> dict[str, OwnerValue]:
+    """``userData`` of each owner in ``names``, with :func:`user_data`'s rule; the users are
+    already in the request's cache, so this does not wait for the database."""
+    values: dict[str, OwnerValue] = {}
+    for name in names:
+        try:
+            values[name] = await user_data(context, name)
+        except PermissionDenied as exc:
+            values[name] = exc
+    return values
 
 
-@job_type.field("shared")
-def resolve_shared(job: Job, _info: Info) -> str:
-    return SharedMode(job.shared).value
+# -- the values of the Job type ------------------------------------------------------------
+
+#: Marks a value that is not prepared and is resolved by a callable when selected.
+_LAZY: Any = object()
 
 
-@job_type.field("monitoringStatus")
-def resolve_monitoring_status(job: Job, _info: Info) -> int:
-    return int(job.monitoring_status)
+def job_values(
+    job: Job,
+    *,
+    tags: list[Tag] | None = None,
+    owner: OwnerValue = _LAZY,
+    selected: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The values of the ``Job`` type for ``job``, keyed by GraphQL field name.
+
+    ``tags`` (the tags the caller may read) and ``owner`` (the ``userData`` value) are used
+    when given; otherwise those fields load on demand. ``selected`` names the fields the
+    query asks for (``None``: any): resources and footprints are prepared only when asked for.
+    """
+
+    def wanted(name: str) -> bool:
+        return selected is None or name in selected
+
+    def lazy(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
+        return functools.partial(fn, *args)
+
+    return {
+        "id": str(job.id),
+        "jobId": job.job_id,
+        "user": job.user,
+        "project": job.project,
+        "cluster": job.cluster,
+        "subCluster": job.sub_cluster,
+        "startTime": job.start_time,
+        "duration": job.duration,
+        "walltime": job.walltime,
+        "numNodes": job.num_nodes,
+        "numHWThreads": job.num_hwthreads,
+        "numAcc": job.num_acc,
+        "energy": job.energy,
+        "SMT": job.smt,
+        "shared": SharedMode(job.shared).value,
+        "partition": job.partition,
+        "arrayJobId": job.array_job_id,
+        "monitoringStatus": int(job.monitoring_status),
+        "state": job.job_state,
+        "resources": (
+            resource_values(job) if wanted("resources") else lazy(_on_demand, resource_values, job)
+        ),
+        "metaData": job.meta_data,
+        "footprint": (
+            footprint_values(job.footprint)
+            if wanted("footprint")
+            else lazy(_on_demand, footprint_values, job.footprint)
+        ),
+        "energyFootprint": (
+            energy_footprint_values(job.energy_footprint)
+            if wanted("energyFootprint")
+            else lazy(_on_demand, energy_footprint_values, job.energy_footprint)
+        ),
+        "tags": tags if tags is not None else lazy(_tags_of, job),
+        "userData": owner if owner is not _LAZY else lazy(_user_data_of, job.user),
+        "concurrentJobs": lazy(_concurrent_jobs_of, job),
+    }
 
 
-@job_type.field("tags")
-async def resolve_tags(job: Job, info: Info) -> list[Tag]:
+def _on_demand(fn: Callable[[Any], Any], value: Any, _info: Info) -> Any:
+    return fn(value)
+
+
+async def _tags_of(job: Job, info: Info) -> list[Tag]:
     context = context_of(info)
     if job.id is None:
         return []
@@ -131,13 +222,36 @@ async def resolve_tags(job: Job, info: Info) -> list[Tag]:
     return found.get(job.id, [])
 
 
-@job_type.field("footprint")
-def resolve_footprint(job: Job, _info: Info) -> list[dict[str, Any]] | None:
+async def _user_data_of(username: str, info: Info) -> dict[str, str] | None:
+    return await user_data(context_of(info), username)
+
+
+async def _concurrent_jobs_of(job: Job, info: Info) -> dict[str, Any] | None:
+    if SharedMode(job.shared) is SharedMode.NONE or job.duration <= CONCURRENT_MIN_DURATION:
+        return None
+    context = context_of(info)
+    return await context.run(concurrent_jobs, context.backends.jobs, job, context.user)
+
+
+def resource_values(job: Job) -> list[dict[str, Any]]:
+    """The nodes of ``job`` as ``Resource`` values."""
+    return [
+        {
+            "hostname": r.hostname,
+            "hwthreads": r.hwthreads,
+            "accelerators": r.accelerators,
+            "configuration": r.configuration,
+        }
+        for r in job.resources
+    ]
+
+
+def footprint_values(footprint: dict[str, float] | None) -> list[dict[str, Any]] | None:
     """``{name, stat, value}`` per footprint value; ``mem_used_max`` is mem_used, max."""
-    if job.footprint is None:
+    if footprint is None:
         return None
     entries = []
-    for key, value in job.footprint.items():
+    for key, value in footprint.items():
         name, _, stat = key.rpartition("_")
         entries.append({"name": name, "stat": stat, "value": value})
     return entries
@@ -152,9 +266,9 @@ _HARDWARE = (
 )
 
 
-@job_type.field("energyFootprint")
-def resolve_energy_footprint(job: Job, _info: Info) -> list[dict[str, Any]] | None:
-    if job.energy_footprint is None:
+def energy_footprint_values(energy: dict[str, float] | None) -> list[dict[str, Any]] | None:
+    """``{hardware, metric, value}`` per energy metric."""
+    if energy is None:
         return None
     return [
         {
@@ -162,21 +276,8 @@ def resolve_energy_footprint(job: Job, _info: Info) -> list[dict[str, Any]] | No
             "metric": metric,
             "value": value,
         }
-        for metric, value in job.energy_footprint.items()
+        for metric, value in energy.items()
     ]
-
-
-@job_type.field("userData")
-async def resolve_user_data(job: Job, info: Info) -> dict[str, str] | None:
-    return await user_data(context_of(info), job.user)
-
-
-@job_type.field("concurrentJobs")
-async def resolve_concurrent_jobs(job: Job, info: Info) -> dict[str, Any] | None:
-    if SharedMode(job.shared) is SharedMode.NONE or job.duration <= CONCURRENT_MIN_DURATION:
-        return None
-    context = context_of(info)
-    return await context.run(concurrent_jobs, context.backends.jobs, job, context.user)
 
 
 def concurrent_jobs(

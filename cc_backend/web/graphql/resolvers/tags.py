@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ariadne import MutationType, ObjectType, QueryType
+from ariadne import MutationType, QueryType
 
 from cc_backend.domain.tag import Tag
 from cc_backend.domain.user import User
@@ -23,16 +23,10 @@ from cc_backend.web.graphql.resolvers.common import parse_id, parse_ids, validat
 if TYPE_CHECKING:
     from cc_backend.server import Backends
 
-__all__ = ["delete_tags", "mutation", "query", "tag_type"]
+__all__ = ["delete_tags", "mutation", "query"]
 
 query = QueryType()
 mutation = MutationType()
-tag_type = ObjectType("Tag")
-
-
-@tag_type.field("id")
-def resolve_tag_id(tag: Tag, _info: Info) -> str:
-    return str(tag.id)
 
 
 @query.field("tags")
