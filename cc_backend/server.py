@@ -247,37 +247,15 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
     the login routes, the REST and GraphQL APIs and, with ``dev``, Swagger UI and GraphiQL.
     Every asset is served from this process (Panel's and Bokeh's bundled files).
     """
-    import panel as pn  # noqa: PLC0415 - the web stack loads only for `serve`
-
-    from app import site as web_app  # noqa: PLC0415
-
     config = load_config(config_path)
     secrets = load_secrets(config_path)
     host, port = parse_addr(addr or config.main.addr)
     backends = build_backends(config, secrets)
-    cookie_secret = _cookie_secret(secrets)
-    pages = _app_site(backends, cookie_secret)
-    web_app.configure_panel(pages)
     try:
-        server = pn.serve(  # type: ignore[no-untyped-call]
-            web_app.panel_apps(pages),
-            port=port,
-            address=host,
-            show=False,
-            start=False,
-            title="ClusterCockpit",
-            websocket_origin=websocket_origins(host, port, config),
-            cookie_secret=cookie_secret,
-            auth_provider=web_app.auth_provider(pages),
-            autoreload=dev,
-            extra_patterns=api_routes(backends)
-            + web_app.extra_routes(pages)
-            + graphql_routes(backends, dev=dev)
-            + (swagger_routes() if dev else []),
-        )
-    except OSError as exc:
+        server = make_web_server(backends, secrets, host, port, dev=dev)
+    except BaseException:
         backends.close()
-        raise ConfigError([f"main.addr: cannot listen on {host}:{port}: {exc.strerror}"]) from None
+        raise
     loop = server.io_loop
     subscribers = [
         found
@@ -307,6 +285,41 @@ def serve(config_path: Path, *, addr: str | None = None, dev: bool = False) -> i
         backends.close()
         log.info("stopped")
     return 0
+
+
+def make_web_server(
+    backends: Backends, secrets: Secrets, host: str, port: int, *, dev: bool = False
+) -> Any:
+    """The server of :func:`serve` for ``backends``, listening on ``host:port`` but not
+    started (``server.start()``, then run ``server.io_loop``): the web app's pages, the
+    login routes, the REST and GraphQL APIs. Raises :class:`ConfigError` when the address
+    cannot be bound. Serving it in a thread of another program (benchmarks) is allowed."""
+    import panel as pn  # noqa: PLC0415 - the web stack loads only for `serve`
+
+    from app import site as web_app  # noqa: PLC0415
+
+    cookie_secret = _cookie_secret(secrets)
+    pages = _app_site(backends, cookie_secret)
+    web_app.configure_panel(pages)
+    try:
+        return pn.serve(  # type: ignore[no-untyped-call]
+            web_app.panel_apps(pages),
+            port=port,
+            address=host,
+            show=False,
+            start=False,
+            title="ClusterCockpit",
+            websocket_origin=websocket_origins(host, port, backends.config),
+            cookie_secret=cookie_secret,
+            auth_provider=web_app.auth_provider(pages),
+            autoreload=dev,
+            extra_patterns=api_routes(backends)
+            + web_app.extra_routes(pages)
+            + graphql_routes(backends, dev=dev)
+            + (swagger_routes() if dev else []),
+        )
+    except OSError as exc:
+        raise ConfigError([f"main.addr: cannot listen on {host}:{port}: {exc.strerror}"]) from None
 
 
 def _app_site(backends: Backends, cookie_secret: str) -> AppSite:

@@ -75,6 +75,11 @@ class ArchiveDataCache:
         with self._lock:
             self._entries.pop((job.cluster, job.job_id, job.start_time), None)
 
+    def clear(self) -> None:
+        """Drop every cached job (the next load of each reads the archive)."""
+        with self._lock:
+            self._entries.clear()
+
 
 def _from_store(job: Job) -> bool:
     """Whether ``job``'s data still lives in the metric store rather than in the archive."""

@@ -157,7 +157,7 @@ def serve_site(site: Path, env: dict[str, str]) -> Iterator[str]:
         process.kill()
         output, _ = process.communicate(timeout=30)
         shutil.rmtree(site / "var", ignore_errors=True)
-    assert "Traceback" not in _without_closed_websockets(output), output
+    assert "Traceback" not in without_closed_websockets(output), output
 
 
 def add_accounts(site: Path, env: dict[str, str]) -> None:
@@ -184,7 +184,7 @@ def serve_demo_site(folder: Path, jobs: int = 30) -> Iterator[DemoSite]:
         yield DemoSite(base, counts)
 
 
-def _without_closed_websockets(output: str) -> str:
+def without_closed_websockets(output: str) -> str:
     """The server's log without Tornado's report of an update sent to a websocket the
     browser had just closed by leaving the page (a race of the framework, harmless)."""
     entries = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", output)

@@ -22,16 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from cc_backend.archive import open_archive
 from cc_backend.config import load_config
 from cc_backend.demo import demo_clusters
-from cc_backend.domain.cluster import Cluster
-from cc_backend.domain.footprint import with_footprint
-from cc_backend.domain.job import Job
-from cc_backend.domain.jobdata import JobData
+from cc_backend.demo.large_job import node_scope_job
 from tests.app.browser_site import (
     Tab,
     add_accounts,
@@ -50,47 +46,6 @@ pytestmark = pytest.mark.slow
 RESAMPLING = {"minimumPoints": 600, "trigger": 180, "resolutions": [240, 60]}
 EMISSION = 317
 DAY = 86_400
-
-
-def archived_job(
-    cluster: Cluster, *, job_id: int, user: str, hosts: list[str], start: int, duration: int
-) -> tuple[Job, JobData]:
-    """A finished job on ``hosts`` of ``cluster``'s ``main`` subcluster with node-scope
-    series of every metric (values between the alert and the normal threshold, waving),
-    its statistics, footprint and energy."""
-    rng = np.random.default_rng(job_id)
-    steps = duration // TIMESTEP + 1
-    metrics = cluster.metrics_for("main")
-    document: dict[str, Any] = {}
-    for config in metrics:
-        low, high = sorted((config.alert, config.normal))
-        level = rng.uniform(low, max(high, low + 1), (len(hosts), 1))
-        wave = np.sin(np.linspace(0, 6 * np.pi, steps))[None, :] * 0.1 * level
-        noise = rng.normal(0, 0.02, (len(hosts), steps)) * level
-        rows = np.clip(level + wave + noise, 0, None)
-        document[config.name] = {
-            "node": {
-                "unit": config.unit.model_dump(exclude_none=True),
-                "timestep": TIMESTEP,
-                "series": [
-                    {"hostname": h, "data": row} for h, row in zip(hosts, rows, strict=True)
-                ],
-            }
-        }
-    data = JobData.model_validate(document)
-    job = Job.model_validate(
-        {
-            "jobId": job_id, "user": user, "project": f"project-{user}", "cluster": cluster.name,
-            "subCluster": "main", "partition": "multinode", "numNodes": len(hosts),
-            "numHwthreads": 72 * len(hosts), "jobState": "completed", "startTime": start,
-            "duration": duration, "walltime": duration + 3600, "monitoringStatus": 3,
-            "resources": [{"hostname": h} for h in hosts],
-            "metaData": {"jobName": f"sim-{job_id}", "jobScript": "#!/bin/bash\nsrun ./sim",
-                         "slurmInfo": "JobId={job_id} Partition=multinode"},
-            "statistics": data.meta_statistics(len(hosts)),
-        }
-    )  # fmt: skip
-    return with_footprint(job, cluster, data=data), data
 
 
 @dataclass(frozen=True)
@@ -144,8 +99,8 @@ def serve_job_site(folder: Path) -> Iterator[JobSite]:
     now = int(time.time()) // TIMESTEP * TIMESTEP
     large_hosts = [f"f01{n:02d}" for n in range(1, 65)]
     for job_id, user, hosts in ((640, "bob", large_hosts), (641, "carol", ["f0301"])):
-        job, data = archived_job(fritz, job_id=job_id, user=user, hosts=hosts,
-                                 start=now - 2 * DAY, duration=DAY)  # fmt: skip
+        job, data = node_scope_job(fritz, job_id=job_id, user=user, hosts=hosts,
+                                 start=now - 2 * DAY, duration=DAY, timestep=TIMESTEP)  # fmt: skip
         archive.import_job(job, data)
     archive.close()
     run_cli(site, env, "init-db")

@@ -119,6 +119,9 @@ def test_the_archived_job_is_read_back_from_the_archive(
     assert backends.job_metric_data.archive_cache.misses == 1
     backends.job_metric_data.load(archived_job, ["cpu_load"])
     assert backends.job_metric_data.archive_cache.hits == 1
+    backends.job_metric_data.archive_cache.clear()
+    assert backends.job_metric_data.load(archived_job, ["cpu_load"]) == live
+    assert backends.job_metric_data.archive_cache.misses == 2
 
 
 def _dead_port() -> int:
