@@ -219,16 +219,8 @@ class LocalClient:
         return await self._run(add)
 
     async def remove_job_tags(self, db_id: int, tag_ids: Sequence[int]) -> list[Tag]:
-        backends = self.backends
-
-        def remove() -> list[Tag]:
-            for tag_id in tag_ids:
-                backends.tags.get(tag_id, self.user)  # NotFound for unreadable tags
-            remaining = backends.tags.detach_tags(db_id, list(tag_ids), self.user)
-            backends.job_changes.sync_archive(db_id)
-            return remaining
-
-        return await self._run(remove)
+        changes = self.backends.job_changes
+        return await self._run(lambda: changes.detach_tags(db_id, tag_ids, self.user))
 
     async def display_config(self) -> DisplayConfig:
         main = self.backends.config.main

@@ -222,6 +222,37 @@ class JobChanges:
             self._write_back(db_id)
         return self.job(db_id, actor)
 
+    def detach_tags(self, db_id: int, tag_ids: Sequence[int], actor: User) -> list[Tag]:
+        """Detach the tags ``tag_ids`` (private ones included) from job ``db_id``; return
+        the job's tags ``actor`` may read afterwards.
+
+        Raises, changing nothing, NotFound for a tag that does not exist or ``actor`` may
+        not read and for a job ``actor`` cannot see, PermissionDenied for a scope ``actor``
+        may not write; ArchiveNotUpdated (after the change) as described in the module.
+        """
+        for tag_id in tag_ids:
+            self.tags.get(tag_id, actor)
+        remaining = self.tags.detach_tags(db_id, list(tag_ids), actor)
+        self._write_back(db_id)
+        return remaining
+
+    def delete_tags(self, tag_ids: Sequence[int], actor: User) -> list[int]:
+        """Delete the tags ``tag_ids`` (any scope) with their links to jobs: all or none;
+        return the ids deleted, each once.
+
+        Raises, deleting nothing, NotFound for a tag that does not exist or ``actor`` may
+        not read and PermissionDenied for one ``actor`` may not write; ArchiveNotUpdated
+        (after the deletion) when archived jobs that carried the tags could not be
+        rewritten.
+        """
+        unique = list(dict.fromkeys(tag_ids))
+        for tag_id in unique:
+            self.tags.get(tag_id, actor)
+        affected = self.tags.job_ids_with_tags(unique)
+        self.tags.delete(unique, actor)
+        self._write_back_many(affected)
+        return unique
+
     def remove_tags_globally(self, tags: Sequence[ApiTag], actor: User) -> TagRemoval:
         """Delete the global and admin tags of ``tags`` together with their links to jobs.
 

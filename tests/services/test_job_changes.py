@@ -209,6 +209,43 @@ def test_removing_an_unknown_tag_globally_deletes_nothing(jobsite: Site) -> None
     assert jobsite.rows() == before
 
 
+def test_detaching_tags_by_id_includes_private_ones_the_actor_owns(jobsite: Site) -> None:
+    job = jobsite.running(user="alice")
+    note = ApiTag(type="note", name="check", scope="alice")
+    jobsite.service.add_tags(db_id(job), [GROMACS], API)
+    tags = jobsite.service.add_tags(db_id(job), [note], ALICE).tags or []
+    note_id = next(t.id for t in tags if t.scope == "alice")
+    assert note_id is not None
+
+    left = jobsite.service.detach_tags(db_id(job), [note_id], ALICE)
+
+    assert [f"{t.type}:{t.name}:{t.scope}" for t in left] == ["app:gromacs:global"]
+
+
+def test_detaching_a_tag_the_actor_cannot_read_changes_nothing(jobsite: Site) -> None:
+    job = jobsite.running(user="alice")
+    tags = jobsite.service.add_tags(db_id(job), [REVIEW], ADMIN).tags or []
+    review_id = next(t.id for t in tags if t.scope == "admin")
+    assert review_id is not None
+    before = jobsite.rows()
+    with pytest.raises(NotFound):
+        jobsite.service.detach_tags(db_id(job), [review_id], ALICE)
+    assert jobsite.rows() == before
+
+
+def test_deleting_tags_by_id_is_all_or_nothing(jobsite: Site) -> None:
+    job = jobsite.running()
+    tags = jobsite.service.add_tags(db_id(job), [GROMACS, REVIEW], API).tags or []
+    ids = [t.id for t in tags if t.id is not None]
+    before = jobsite.rows()
+    with pytest.raises(NotFound):
+        jobsite.service.delete_tags([*ids, max(ids) + 100], ADMIN)
+    assert jobsite.rows() == before
+
+    assert jobsite.service.delete_tags([ids[0], ids[0]], ADMIN) == [ids[0]]
+    assert len(jobsite.tags.list(ADMIN)) == 1
+
+
 # -- meta data ----------------------------------------------------------------------------
 
 

@@ -9,21 +9,16 @@ their ``meta.json`` (:class:`~cc_backend.services.job_changes.JobChanges`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ariadne import MutationType, QueryType
 
 from cc_backend.domain.tag import Tag
-from cc_backend.domain.user import User
-from cc_backend.services.job_changes import ApiTag, ArchiveNotUpdated
+from cc_backend.services.job_changes import ApiTag
 from cc_backend.web.graphql.context import Info, context_of
 from cc_backend.web.graphql.resolvers.common import parse_id, parse_ids, validated
 
-if TYPE_CHECKING:
-    from cc_backend.server import Backends
-
-__all__ = ["delete_tags", "mutation", "query"]
+__all__ = ["mutation", "query"]
 
 query = QueryType()
 mutation = MutationType()
@@ -70,16 +65,8 @@ async def resolve_remove_tags_from_job(
 ) -> list[Tag]:
     context = context_of(info)
     job_id, tag_ids = parse_id(job, "job"), parse_ids(tagIds, "tag id")
-    backends, user = context.backends, context.user
-
-    def remove() -> list[Tag]:
-        for tag_id in tag_ids:
-            backends.tags.get(tag_id, user)  # NotFound for unknown or unreadable tags
-        remaining = backends.tags.detach_tags(job_id, tag_ids, user)
-        backends.job_changes.sync_archive(job_id)
-        return remaining
-
-    return await context.run(remove)
+    changes = context.backends.job_changes
+    return await context.run(changes.detach_tags, job_id, tag_ids, context.user)
 
 
 @mutation.field("removeTagFromList")
@@ -90,38 +77,12 @@ async def resolve_remove_tag_from_list(
 ) -> list[int]:
     context = context_of(info)
     tag_ids = parse_ids(tagIds, "tag id")
-    return await context.run(delete_tags, context.backends, tag_ids, context.user)
+    return await context.run(context.backends.job_changes.delete_tags, tag_ids, context.user)
 
 
 @mutation.field("deleteTag")
 async def resolve_delete_tag(_: Any, info: Info, id: str) -> str:
     context = context_of(info)
     tag_id = parse_id(id, "tag id")
-    await context.run(delete_tags, context.backends, [tag_id], context.user)
+    await context.run(context.backends.job_changes.delete_tags, [tag_id], context.user)
     return str(tag_id)
-
-
-def delete_tags(backends: Backends, tag_ids: Sequence[int], actor: User) -> list[int]:
-    """Delete the tags ``tag_ids`` with their links to jobs: all of them or none.
-
-    Raises, deleting nothing, NotFound for a tag that does not exist or ``actor`` may not
-    read and PermissionDenied for one ``actor`` may not write. Archived jobs that carried
-    the tags are rewritten afterwards (ArchiveNotUpdated if that fails). Returns the ids.
-    """
-    unique = list(dict.fromkeys(tag_ids))
-    for tag_id in unique:
-        backends.tags.get(tag_id, actor)
-    affected = backends.tags.job_ids_with_tags(unique)
-    backends.tags.delete(unique, actor)
-    failed: list[ArchiveNotUpdated] = []
-    for job_id in affected:
-        try:
-            backends.job_changes.sync_archive(job_id)
-        except ArchiveNotUpdated as exc:
-            failed.append(exc)
-    if failed:
-        raise ArchiveNotUpdated(
-            f"the tags are deleted, but {len(failed)} archived jobs were not updated; "
-            f"first: {failed[0].message}"
-        )
-    return unique
