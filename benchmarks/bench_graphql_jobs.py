@@ -57,8 +57,9 @@ from dotenv import dotenv_values
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.api_server import PING_PATH, ApiServer, ProfilingExecutor
 from benchmarks.bench_job_statistics import database_for
-from benchmarks.bench_rest import Connection, ProfilingExecutor, Server
+from benchmarks.bench_rest import Connection
 from cc_backend.auth.keys import load_private_key
 from cc_backend.auth.tokens import issue_token
 from cc_backend.config import load_config, load_secrets
@@ -406,7 +407,7 @@ async def ping(port: int, rounds: int) -> list[float]:
         times = []
         for _ in range(rounds):
             began = time.perf_counter_ns()
-            await conn.request("GET", "/bench/ping")
+            await conn.request("GET", PING_PATH)
             times.append(_ms_since(began))
         return times
     finally:
@@ -517,7 +518,7 @@ async def run(db_path: Path, page: int, repeat: int, profile_rounds: int) -> dic
     """Benchmark every query on the table at ``db_path``; the results per query."""
     queries = page_queries(db_path)
     with bench_site(db_path) as (backends, key):
-        server = Server(backends)
+        server = ApiServer(backends)
         server.start()
         paths = Paths(backends, _read_only(db_path), server.port, key, page)
         try:

@@ -50,7 +50,6 @@ import pstats
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -60,14 +59,11 @@ from typing import Any
 
 import numpy as np
 import orjson
-import tornado.web
 from dotenv import dotenv_values
 from rich.console import Console
 from rich.table import Table
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
-from benchmarks.bench_rest import ProfilingExecutor
+from benchmarks.api_server import SINK_PATH, ApiServer
 from cc_backend.archive import JobRef
 from cc_backend.archive.layout import DATA_FILE_GZ
 from cc_backend.auth.keys import load_private_key
@@ -83,7 +79,7 @@ from cc_backend.domain.user import User
 from cc_backend.metricdata.resample import ResamplingPolicy
 from cc_backend.metricstore.keys import SeriesKey
 from cc_backend.metricstore.store import MetricStore
-from cc_backend.server import Backends, build_backends, make_api_app
+from cc_backend.server import Backends, build_backends
 from cc_backend.services.archiving import Archiver
 from cc_backend.services.requests import StopJobRequest
 
@@ -240,73 +236,7 @@ def print_profile(console: Console, title: str, profiles: Sequence[cProfile.Prof
 # == 1. ingest over HTTP =================================================================
 
 
-class SinkHandler(tornado.web.RequestHandler):
-    """``POST /bench/sink``: reads the body and answers its size; the baseline of a write."""
-
-    def post(self) -> None:
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(b'{"bytes":%d}' % len(self.request.body))
-
-
 WRITE_PATH = f"/api/write?cluster={CLUSTER}"
-SINK_PATH = "/bench/sink"
-
-
-@dataclass
-class Server:
-    """The site's API app plus :class:`SinkHandler`, served on a loopback port by an event
-    loop in a thread of its own."""
-
-    backends: Backends
-    port: int = 0
-    executor: ProfilingExecutor = field(default_factory=ProfilingExecutor)
-    loop_profile: cProfile.Profile = field(default_factory=cProfile.Profile)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Bind a free port and serve until :meth:`stop`."""
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.port = sockets[0].getsockname()[1]
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            loop.set_default_executor(self.executor)
-            app = make_api_app(self.backends)
-            app.add_handlers(r".*", [(SINK_PATH, SinkHandler)])
-            server = HTTPServer(app)
-            server.add_sockets(sockets)
-            self._loop = loop
-            loop.call_soon(ready.set)
-            loop.run_forever()
-            server.stop()
-            loop.run_until_complete(server.close_all_connections())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="server", daemon=True)
-        self._thread.start()
-        ready.wait()
-
-    def profiling(self, on: bool) -> None:
-        """Switch the profilers of the loop thread and the handler threads on or off."""
-        assert self._loop is not None
-        self.executor.enabled = on
-        done = threading.Event()
-
-        def switch() -> None:
-            (self.loop_profile.enable if on else self.loop_profile.disable)()
-            done.set()
-
-        self._loop.call_soon_threadsafe(switch)
-        done.wait()
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
 
 
 @dataclass(frozen=True)
@@ -519,7 +449,7 @@ def measure_ingest(
         (f"{args.batch_nodes} nodes per request", args.batch_nodes),
     ]
     total_steps = 1 + len(shapes) * args.rounds * args.steps
-    server = Server(backends)
+    server = ApiServer(backends)
     server.start()
     plan = IngestPlan(
         port=server.port,
@@ -563,7 +493,7 @@ def measure_ingest(
 
 def time_shape(
     driver: IngestDriver,
-    server: Server,
+    server: ApiServer,
     shape: str,
     *,
     batch: int,

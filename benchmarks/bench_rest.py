@@ -23,36 +23,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile
 import io
 import os
 import pstats
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import orjson
-import tornado.web
 from dotenv import dotenv_values
 from rich.console import Console
 from rich.table import Table
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
+from benchmarks.api_server import PING_PATH, ApiServer
 from cc_backend.auth.keys import load_private_key
 from cc_backend.auth.tokens import issue_token
 from cc_backend.cli import main as cli_main
 from cc_backend.config import load_config, load_secrets
 from cc_backend.demo import demo_clusters
+from cc_backend.demo.adapter_payloads import start_job_payload
 from cc_backend.domain.user import User
-from cc_backend.server import Backends, build_backends, make_api_app
+from cc_backend.server import Backends, build_backends
 
 PAIRS_GOAL = 500.0
 RATIO_GOAL = 3.0
@@ -61,114 +57,6 @@ ROUND_PAIRS = 200
 EPOCH = 1_700_000_000
 
 T = TypeVar("T")
-
-
-class PingHandler(tornado.web.RequestHandler):
-    """``GET /bench/ping``: a constant JSON body, the cheapest request the app can serve."""
-
-    def get(self) -> None:
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(b'{"msg":"pong"}')
-
-
-# -- the server -------------------------------------------------------------------------
-
-
-class ProfilingExecutor(ThreadPoolExecutor):
-    """A thread pool that profiles every task with a per-thread cProfile profiler."""
-
-    def __init__(self) -> None:
-        super().__init__(thread_name_prefix="handlers")
-        self.enabled = False
-        self.profiles: list[cProfile.Profile] = []
-        self._local = threading.local()
-        self._lock = threading.Lock()
-
-    def _profiler(self) -> cProfile.Profile:
-        found: cProfile.Profile | None = getattr(self._local, "profile", None)
-        if found is None:
-            found = cProfile.Profile()
-            self._local.profile = found
-            with self._lock:
-                self.profiles.append(found)
-        return found
-
-    def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if not self.enabled:
-            return fn(*args)
-        profile = self._profiler()
-        profile.enable()
-        try:
-            return fn(*args)
-        finally:
-            profile.disable()
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        """Run ``fn`` in a pool thread, under that thread's profiler while enabled."""
-        return super().submit(self._run, fn, *args, **kwargs)
-
-
-@dataclass
-class Server:
-    """The API app served on a loopback port by an event loop in a thread of its own."""
-
-    backends: Backends
-    port: int = 0
-    executor: ProfilingExecutor = field(default_factory=ProfilingExecutor)
-    loop_profile: cProfile.Profile = field(default_factory=cProfile.Profile)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Bind a free port and serve until :meth:`stop`."""
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.port = sockets[0].getsockname()[1]
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            loop.set_default_executor(self.executor)
-            app = make_api_app(self.backends)
-            app.add_handlers(r".*", [("/bench/ping", PingHandler)])
-            server = HTTPServer(app)
-            server.add_sockets(sockets)
-            self._loop = loop
-            loop.call_soon(ready.set)
-            loop.run_forever()
-            server.stop()
-            loop.run_until_complete(server.close_all_connections())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="server", daemon=True)
-        self._thread.start()
-        ready.wait()
-
-    def run_in_loop(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` in the server's loop thread and wait for it."""
-        assert self._loop is not None
-        done = threading.Event()
-
-        def call() -> None:
-            try:
-                fn()
-            finally:
-                done.set()
-
-        self._loop.call_soon_threadsafe(call)
-        done.wait()
-
-    def profiling(self, on: bool) -> None:
-        """Switch the profilers of the loop thread and the handler threads on or off."""
-        self.executor.enabled = on
-        self.run_in_loop(self.loop_profile.enable if on else self.loop_profile.disable)
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
 
 
 # -- the client -------------------------------------------------------------------------
@@ -242,28 +130,15 @@ class Samples:
 
 def start_body(job_id: int) -> bytes:
     """A start_job body for a one-node job on cluster fritz (as an adapter sends it)."""
+    start = EPOCH + 60 * job_id
     return orjson.dumps(
-        {
-            "jobId": job_id,
-            "user": "alice",
-            "project": "project-a",
-            "cluster": "fritz",
-            "subCluster": "main",
-            "partition": "work",
-            "arrayJobId": 0,
-            "numNodes": 1,
-            "numHwthreads": 72,
-            "numAcc": 0,
-            "shared": "none",
-            "monitoringStatus": 1,
-            "smt": 1,
-            "jobState": "running",
-            "startTime": EPOCH + 60 * job_id,
-            "submitTime": EPOCH + 60 * job_id - 30,
-            "walltime": 3600,
-            "resources": [{"hostname": f"f{101 + job_id % 20:04d}"}],
-            "metaData": {"jobName": f"bench-{job_id}", "jobScript": "#!/bin/sh"},
-        }
+        start_job_payload(
+            job_id,
+            startTime=start,
+            submitTime=start - 30,
+            resources=[{"hostname": f"f{101 + job_id % 20:04d}"}],
+            metaData={"jobName": f"bench-{job_id}", "jobScript": "#!/bin/sh"},
+        )
     )
 
 
@@ -283,7 +158,7 @@ def stop_body(job_id: int) -> bytes:
 REQUESTS = {
     "start": ("POST", "/api/jobs/start_job/", 201),
     "stop": ("POST", "/api/jobs/stop_job/", 200),
-    "ping": ("GET", "/bench/ping", 200),
+    "ping": ("GET", PING_PATH, 200),
 }
 
 
@@ -327,7 +202,7 @@ async def ping_round(conns: list[Connection], requests: int, samples: Samples | 
     return time.perf_counter() - began
 
 
-async def drive(server: Server, token: str, pairs: int, clients: int, profile: bool) -> Samples:
+async def drive(server: ApiServer, token: str, pairs: int, clients: int, profile: bool) -> Samples:
     """Warm up, then alternate lifecycle and ping rounds until ``pairs`` pairs are done."""
     conns = [Connection(server.port, token) for _ in range(clients)]
     await asyncio.gather(*(conn.open() for conn in conns))
@@ -451,7 +326,7 @@ def report(console: Console, samples: Samples, pairs: int, clients: int) -> bool
     return pairs_ok and ratio_ok and not samples.failures
 
 
-def print_profile(console: Console, server: Server, top: int) -> None:
+def print_profile(console: Console, server: ApiServer, top: int) -> None:
     """The functions with the most cumulative and own time over all profiled threads."""
     stats = pstats.Stats(server.loop_profile, *server.executor.profiles, stream=io.StringIO())
     for order in ("cumulative", "tottime"):
@@ -468,7 +343,7 @@ def print_profile(console: Console, server: Server, top: int) -> None:
 def run(pairs: int, clients: int, profile: bool, console: Console) -> bool:
     """Run the benchmark; return whether every goal holds."""
     with bench_site() as (backends, token):
-        server = Server(backends)
+        server = ApiServer(backends)
         server.start()
         try:
             console.print(
