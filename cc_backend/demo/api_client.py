@@ -1,13 +1,9 @@
 """The few REST calls the live demo makes, with failures as domain errors.
 
 Every call sends the API token in ``X-Auth-Token``. A server that cannot be reached, times
-out or answers 5xx raises :class:`~cc_backend.domain.errors.BackendUnavailable`; an error
-answer raises the domain error its status stands for (401
-:class:`~cc_backend.domain.errors.Unauthenticated`, 403
-:class:`~cc_backend.domain.errors.PermissionDenied`, 404
-:class:`~cc_backend.domain.errors.NotFound`, 422
-:class:`~cc_backend.domain.errors.Conflict`, other 4xx
-:class:`~cc_backend.domain.errors.InvalidInput`) with the server's message.
+out or answers 5xx raises :class:`~cc_backend.domain.errors.BackendUnavailable`; another
+error answer raises the domain error its status stands for
+(:func:`cc_backend.web.errors.error_for_status`) with the server's message.
 """
 
 from __future__ import annotations
@@ -19,24 +15,11 @@ import orjson
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
 from tornado.iostream import StreamClosedError
 
-from cc_backend.domain.errors import (
-    BackendUnavailable,
-    CCError,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    Unauthenticated,
-)
+from cc_backend.domain.errors import BackendUnavailable
+from cc_backend.web.errors import error_for_status
 
 __all__ = ["DemoApi"]
 
-_ERRORS: dict[int, type[CCError]] = {
-    401: Unauthenticated,
-    403: PermissionDenied,
-    404: NotFound,
-    422: Conflict,
-}
 #: Running jobs read per page.
 _PAGE = 500
 
@@ -85,7 +68,7 @@ class DemoApi:
         message = f"{method} {path}: {response.code} {_message(response)}"
         if response.code >= 500:
             raise BackendUnavailable(message)
-        raise _ERRORS.get(response.code, InvalidInput)(message)
+        raise error_for_status(response.code, message)
 
     async def clusters(self) -> list[str]:
         """The names of the server's clusters."""
@@ -115,6 +98,11 @@ class DemoApi:
     async def stop_job(self, body: dict[str, Any]) -> None:
         """Stop a running job."""
         await self._call("POST", "/api/jobs/stop_job/", orjson.dumps(body))
+
+    async def node_states(self, cluster: str, nodes: list[dict[str, Any]]) -> None:
+        """Report the scheduler state of ``nodes`` of ``cluster``."""
+        body = orjson.dumps({"cluster": cluster, "nodes": nodes})
+        await self._call("POST", "/api/nodestate/", body)
 
     async def write(self, cluster: str, lines: bytes) -> dict[str, Any]:
         """Push line protocol to the built-in metric store; its answer (``written``,

@@ -45,6 +45,7 @@ from cc_backend.demo.api_client import DemoApi
 from cc_backend.demo.clusters import demo_clusters
 from cc_backend.demo.live_clock import Backoff, Clock, WallClock
 from cc_backend.demo.live_jobs import JobSource, LiveJob, RunTimes, demo_population
+from cc_backend.demo.node_states import node_reports
 from cc_backend.demo.occupancy import Occupancy
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import (
@@ -85,6 +86,8 @@ class SimulatorSettings:
     seed: int | None = None
     #: Steps between two status lines in the log.
     status_every: int = 10
+    #: Steps between two node-state reports to ``/api/nodestate/`` (0: none).
+    node_states_every: int = 5
     #: First and longest pause before trying a failed request again, in seconds.
     backoff: tuple[float, float] = (1.0, 60.0)
 
@@ -97,6 +100,8 @@ class SimulatorSettings:
                 "need 0 < min-minutes <= max-minutes, got "
                 f"{self.min_minutes:g} and {self.max_minutes:g}"
             )
+        if self.node_states_every < 0:
+            problems.append(f"node-states-every must not be negative, got {self.node_states_every}")
         if not 0 < self.backoff[0] <= self.backoff[1]:
             problems.append(f"backoff must be 0 < first <= longest, got {self.backoff}")
         if problems:
@@ -249,6 +254,9 @@ class Simulator:
         await self._stop_due(timestamp)
         await self._start_jobs(timestamp)
         await self._push(timestamp)
+        every = self.settings.node_states_every
+        if every and self.counters.steps % every == 0:
+            await self._report_node_states()
         self.counters.steps += 1
         if self.counters.steps % self.settings.status_every == 0:
             self._log_status()
@@ -368,6 +376,16 @@ class Simulator:
             f"{(job.stop - job.start) / 60:g}",
         )
         return 1
+
+    # -- node states ----------------------------------------------------------------------
+
+    async def _report_node_states(self) -> None:
+        for cluster in self.clusters:
+            nodes = []
+            for index in self.source.pools_of(cluster):
+                placements = [j.placement for j in self.running.values() if j.pool == index]
+                nodes += node_reports(self.source.pools[index], self.occupancy[index], placements)
+            await self.api.node_states(cluster, nodes)
 
     # -- metrics --------------------------------------------------------------------------
 

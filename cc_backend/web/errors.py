@@ -29,6 +29,7 @@ __all__ = [
     "ApiError",
     "client_message",
     "error_body",
+    "error_for_status",
     "internal_error_message",
     "reason_phrase",
     "status_of",
@@ -44,6 +45,17 @@ STATUS_BY_ERROR: tuple[tuple[type[CCError], int], ...] = (
     (Conflict, 422),
     (BackendUnavailable, 503),
 )
+
+#: HTTP status -> the error a client raises for it: the last error of
+#: :data:`STATUS_BY_ERROR` with that status (422 is a :class:`Conflict`: a client cannot
+#: tell a duplicate from another conflict).
+_ERROR_BY_STATUS: dict[int, type[CCError]] = {status: error for error, status in STATUS_BY_ERROR}
+
+
+def error_for_status(status: int, message: str) -> CCError:
+    """The domain error for a failed request answered with ``status`` (the inverse of
+    :data:`STATUS_BY_ERROR`; a plain :class:`CCError` for any other status)."""
+    return _ERROR_BY_STATUS.get(status, CCError)(message)
 
 
 class ApiError(CCError):

@@ -418,11 +418,33 @@ async def test_a_server_without_the_demo_clusters_is_refused(
     await api.close()
 
 
+async def test_node_states_are_reported_as_the_jobs_hold_the_nodes(
+    simulator: Callable[..., Simulator], backends: Backends
+) -> None:
+    sim = simulator(node_states_every=1)
+    await sim.run(steps=1)
+
+    states = {s.hostname: s for s in backends.nodes.latest_states("fritz")}
+    fritz = next(c for c in demo_clusters() if c.name == "fritz")
+    assert set(states) == {h for sub in fritz.sub_clusters for h in sub.hosts}
+    busy = {host for live in sim.running.values() for host in live.hostnames}
+    assert busy
+    for host, status in states.items():
+        if host in busy:
+            assert status.node_state.value in {"allocated", "mixed"}, host
+            assert status.cpus_allocated > 0
+        else:
+            assert status.node_state.value == "idle", host
+            assert status.cpus_allocated == 0
+
+
 def test_impossible_settings_are_refused() -> None:
     with pytest.raises(InvalidInput, match="min-minutes <= max-minutes"):
         SimulatorSettings(min_minutes=5, max_minutes=2)
     with pytest.raises(InvalidInput, match="jobs must not be negative"):
         SimulatorSettings(jobs=-1)
+    with pytest.raises(InvalidInput, match="node-states-every must not be negative"):
+        SimulatorSettings(node_states_every=-1)
     with pytest.raises(InvalidInput, match="the demo clusters are fritz, alex"):
         Simulator(DemoApi("http://127.0.0.1:1", "t"), SimulatorSettings(clusters=("nowhere",)))
 

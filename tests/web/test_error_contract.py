@@ -18,7 +18,9 @@ from dotenv import dotenv_values
 
 from cc_backend.auth.keys import generate_keypair, load_private_key
 from cc_backend.auth.tokens import issue_token
+from cc_backend.domain.errors import CCError, Conflict
 from cc_backend.domain.user import User
+from cc_backend.web.errors import STATUS_BY_ERROR, error_for_status, status_of
 from cc_backend.web.rest.base import SECURITY_HEADERS
 
 #: (method, path template, a valid body); ``{id}`` is the database id of a running job.
@@ -297,3 +299,12 @@ async def test_validate_user_takes_roles_from_the_database(
     # alice's token claims only "api", but the database says user+api: not enough for /api/.
     claimed = await api.call("GET", "/api/jobs/", token=token_for("alice", ["api"]))
     _check_error(api, claimed, 401, "Unauthorized")
+
+
+def test_a_clients_error_for_a_status_maps_back_to_that_status() -> None:
+    for _, status in STATUS_BY_ERROR:
+        error = error_for_status(status, "why")
+        assert status_of(error) == status
+        assert error.message == "why"
+    assert type(error_for_status(422, "taken")) is Conflict
+    assert type(error_for_status(418, "odd")) is CCError
