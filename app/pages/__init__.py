@@ -16,11 +16,15 @@ cc-backend's routes still to come: ``/monitoring/jobs/``, ``/monitoring/job/{id}
 
 from __future__ import annotations
 
+from app.pages.dashboard import dashboard_page
 from app.pages.home import home_page
 from app.pages.job import job_page
 from app.pages.jobs import jobs_page
+from app.pages.node import node_page
 from app.pages.projects import projects_page
 from app.pages.settings import settings_page
+from app.pages.status import status_page
+from app.pages.systems import systems_list_page, systems_page
 from app.pages.tags import tags_page
 from app.pages.user import user_page
 from app.pages.users import users_page
@@ -38,4 +42,32 @@ PAGES: list[PageSpec] = [
     PageSpec("/monitoring/projects/", "Projects", projects_page, roles=MANAGER_ROLES),
     PageSpec("/monitoring/tags/", "Tags", tags_page),
     PageSpec("/config", "Settings", settings_page),
+    PageSpec("/monitoring/status/{cluster}", "{cluster} Dashboard", status_page, roles=STAFF_ROLES),
+    PageSpec(
+        "/monitoring/dashboard/{cluster}", "{cluster} Dashboard", dashboard_page, roles=STAFF_ROLES
+    ),
+    PageSpec(
+        "/monitoring/systems/{cluster}",
+        "Cluster {cluster} Node Overview",
+        systems_page,
+        roles=STAFF_ROLES,
+    ),
+    PageSpec(
+        "/monitoring/systems/list/{cluster}",
+        "Cluster {cluster} Node List",
+        systems_list_page,
+        roles=STAFF_ROLES,
+    ),
+    PageSpec(
+        "/monitoring/systems/list/{cluster}/{subcluster}",
+        "Cluster {cluster} {subcluster} Node List",
+        systems_list_page,
+        roles=STAFF_ROLES,
+    ),
+    PageSpec(
+        "/monitoring/node/{cluster}/{hostname}",
+        "Node {cluster} ({hostname})",
+        node_page,
+        roles=STAFF_ROLES,
+    ),
 ]

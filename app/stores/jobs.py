@@ -17,6 +17,10 @@ the store never widens a filter.
   (seconds; cc-backend's key).
 - :meth:`JobListStore.export_pages` walks every page of the filtered list for the CSV
   export, up to :data:`EXPORT_LIMIT` jobs.
+- Jobs ticked in the list are :attr:`JobListStore.selected` (over all pages);
+  :meth:`JobListStore.compare_jobs` turns them into the ``dbId`` filter and switches to
+  the comparison (:attr:`JobListStore.compare`, see :mod:`app.stores.job_compare`), as
+  cc-backend's compare button does.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import asyncio
 import itertools
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +39,7 @@ from numpy.typing import NDArray
 
 from app.filters import JobQuery, ListOptions
 from app.stores.base import Store
+from app.stores.job_compare import COMPARE_LIMIT
 from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.errors import CCError
 from cc_backend.domain.filters import JobFilter, PageRequest
@@ -52,6 +57,7 @@ __all__ = [
     "JobListStore",
     "Sparkline",
     "coarse_resolution",
+    "footprint_fields",
     "sparkline_of",
 ]
 
@@ -173,6 +179,23 @@ def _node_metric(data: JobData, name: str) -> JobMetric | None:
     return next(iter(by_scope.values()), None)
 
 
+def footprint_fields(clusters: Iterable[Cluster]) -> list[FootprintField]:
+    """The footprint values of ``clusters``' subclusters, each once, with the highest peak
+    among the subclusters that have it."""
+    found: dict[str, FootprintField] = {}
+    for cluster in clusters:
+        for sub in cluster.sub_clusters:
+            configs = {m.name: m for m in cluster.metrics_for(sub.name)}
+            for key in cluster.footprint_metrics(sub.name):
+                metric, _, stat = key.rpartition("_")
+                config = configs.get(metric)
+                if config is None:
+                    continue
+                peak = max(config.peak, found[key].peak if key in found else 0.0)
+                found[key] = FootprintField(key, metric, stat, peak, str(config.unit))
+    return list(found.values())
+
+
 class JobListStore(Store):
     """A page of a job list and what it is drawn with (see the module docstring)."""
 
@@ -195,6 +218,10 @@ class JobListStore(Store):
     sparklines = param.Dict(
         default={}, doc="Per job id: metric -> Sparkline, or why there is none (text)."
     )
+    selected = param.List(
+        default=[], item_type=int, doc="Database ids of the jobs ticked for a comparison."
+    )
+    compare = param.Boolean(default=False, doc="The comparison is shown instead of the list.")
 
     def __init__(self, client: Any, **params: Any) -> None:
         super().__init__(client, **params)
@@ -422,18 +449,37 @@ class JobListStore(Store):
     def footprint_fields(self) -> list[FootprintField]:
         """The footprint values of the filtered cluster (else of every cluster), each once,
         with the highest peak among its subclusters."""
-        found: dict[str, FootprintField] = {}
-        for cluster in self._relevant_clusters():
-            for sub in cluster.sub_clusters:
-                configs = {m.name: m for m in cluster.metrics_for(sub.name)}
-                for key in cluster.footprint_metrics(sub.name):
-                    metric, _, stat = key.rpartition("_")
-                    config = configs.get(metric)
-                    if config is None:
-                        continue
-                    peak = max(config.peak, found[key].peak if key in found else 0.0)
-                    found[key] = FootprintField(key, metric, stat, peak, str(config.unit))
-        return list(found.values())
+        return footprint_fields(self._relevant_clusters())
+
+    # -- selection and comparison ---------------------------------------------------------
+
+    def select(self, shown: Sequence[int], ticked: Sequence[int]) -> None:
+        """Of the jobs ``shown`` (a page), exactly ``ticked`` are selected now; the
+        selection on other pages stays."""
+        on_page, wanted = set(shown), set(ticked)
+        others = [i for i in self.selected if i not in on_page]
+        chosen = [i for i in shown if i in wanted]
+        if others + chosen != self.selected:
+            self.selected = others + chosen
+
+    @property
+    def may_compare(self) -> bool:
+        """Whether a comparison can be asked for: jobs are ticked, or fewer than
+        :data:`~app.stores.job_compare.COMPARE_LIMIT` jobs match (cc-backend's rule)."""
+        return bool(self.selected) or (self.count is not None and self.count < COMPARE_LIMIT)
+
+    async def compare_jobs(self) -> None:
+        """Show the comparison: of the ticked jobs (they become the ``dbId`` filter), or
+        of all jobs matching the filters when none are ticked."""
+        if self.selected and tuple(self.selected) != self.query.db_ids:
+            await self.update(query=self.query.replace(db_ids=tuple(self.selected)))
+        self.compare = True
+
+    async def clear_selection(self) -> None:
+        """Untick every job and drop the ``dbId`` filter a comparison of them made."""
+        self.selected = []
+        if self.query.db_ids:
+            await self.update(query=self.query.replace(db_ids=()))
 
     # -- export --------------------------------------------------------------------------
 

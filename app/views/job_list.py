@@ -3,7 +3,8 @@
 :func:`job_rows` turns the store's page into the table's rows (HTML cells for the job,
 footprint and plots; plain values otherwise), :class:`JobTable` draws them with
 Tabulator and turns a click on a column header into the store's sorting (the server
-sorts; the table never sorts one page on its own). Nothing here fetches.
+sorts; the table never sorts one page on its own). Its checkboxes tick jobs for a
+comparison (the store's ``selected``, kept over pages). Nothing here fetches.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ class JobTable(pn.viewable.Viewer):
             job_rows([], {}, [], {}),
             show_index=False,
             disabled=True,
-            selectable=False,
+            selectable="checkbox",
             pagination=None,
             layout="fit_data_table",
             sizing_mode="stretch_width",
@@ -255,8 +256,11 @@ class JobTable(pn.viewable.Viewer):
             visible=False,
         )
         self._table.param.watch(self._header_clicked, "sorters")
+        self._table.param.watch(self._ticked, "selection")
+        self._showing_selection = False
         store.param.watch(self._redraw, ["jobs", "metrics", "clusters", "loaded"])
         store.param.watch(self._patch_sparklines, "sparklines")
+        store.param.watch(self._show_selection, "selected")
         self._redraw()
 
     @property
@@ -290,7 +294,37 @@ class JobTable(pn.viewable.Viewer):
             for name, value in self._configure().items()
             if getattr(self._table, name) != value
         }
-        self._table.param.update(value=rows, visible=bool(store.jobs), **changed)
+        self._showing_selection = True  # the new rows' ticks are the store's, not a change
+        try:
+            self._table.param.update(value=rows, visible=bool(store.jobs), **changed)
+            self._table.selection = self._selected_rows()  # after the rows it points into
+        finally:
+            self._showing_selection = False
+
+    def _selected_rows(self) -> list[int]:
+        chosen = set(self.store.selected)
+        return sorted(row for job_id, row in self._rows.items() if job_id in chosen)
+
+    def _show_selection(self, *_events: Any) -> None:
+        rows = self._selected_rows()
+        if sorted(self._table.selection) == rows:
+            return
+        self._showing_selection = True
+        try:
+            self._table.selection = rows
+        finally:
+            self._showing_selection = False
+
+    def tick(self, rows: list[int]) -> None:
+        """Tick exactly the table rows ``rows`` of the page (what the checkboxes do)."""
+        shown = [job.id for job in self.store.jobs if job.id is not None]
+        wanted = set(rows)
+        ticked = [job_id for job_id, row in self._rows.items() if row in wanted]
+        self.store.select(shown, ticked)
+
+    def _ticked(self, event: Any) -> None:
+        if not self._showing_selection:
+            self.tick(list(event.new))
 
     def _patch_sparklines(self, *_events: Any) -> None:
         store = self.store

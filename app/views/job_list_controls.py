@@ -1,5 +1,6 @@
 """The job list's controls: sorting (any column or footprint value), paging, the page
-size, the short-job switch and the choice of plotted metrics (saved per cluster).
+size, the short-job switch and the choice of plotted metrics (saved per cluster; they
+are the compared metrics too, and sorting is off while jobs are compared).
 
 Each control calls the store; the controls follow the store when it changes otherwise
 (a click on a column header, a new filter). Nothing here fetches on its own.
@@ -134,7 +135,9 @@ class JobListControls(pn.viewable.Viewer):
         self._layout = pn.Row(
             self.sort, self.direction, self.hide_short, self.metrics, self.save, name="controls"
         )
-        store.param.watch(self._follow, ["options", "clusters", "metrics", "settings", "query"])
+        store.param.watch(
+            self._follow, ["options", "clusters", "metrics", "settings", "query", "compare"]
+        )
         self._follow()
 
     def _follow(self, *_events: Any) -> None:
@@ -145,6 +148,7 @@ class JobListControls(pn.viewable.Viewer):
             self.sort.options = sort_choices(store)
             self.sort.value = sort.text()
             self.direction.value = "Descending" if sort.descending else "Ascending"
+            self.sort.disabled = self.direction.disabled = store.compare  # as cc-backend's
             minutes = store.short_seconds // 60
             self.hide_short.label = f"Hide jobs started less than {minutes} min ago"
             self.hide_short.value = store.hiding_short

@@ -11,7 +11,7 @@ support and admins only: a user sees only their own jobs anyway.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import panel as pn
 
@@ -24,10 +24,12 @@ from app.filters import (
     StartWindow,
     StatSpan,
 )
-from app.stores.jobs import FootprintField, JobListStore
+from app.stores.jobs import FootprintField
+from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.job import JobState
+from cc_backend.domain.tag import Tag
 
-__all__ = ["FilterForm", "FormError"]
+__all__ = ["FilterForm", "FilterTarget", "FormError"]
 
 
 #: How the project filter may match: label -> operator.
@@ -111,10 +113,28 @@ class _RangeInputs:
         return pn.Row(self.low, self.high)
 
 
+class FilterTarget(Protocol):
+    """What :class:`FilterForm` reads and changes: a store with the job list's filters
+    (the job list's store, the analysis page's store)."""
+
+    param: Any
+    query: JobQuery
+    clusters: dict[str, Cluster]
+    tags: list[Tag]
+
+    def footprint_fields(self) -> list[FootprintField]:
+        """The footprint values the statistics filters offer."""
+        ...
+
+    async def update(self, query: JobQuery | None = None) -> None:
+        """Apply ``query`` and load again."""
+        ...
+
+
 class FilterForm(pn.viewable.Viewer):
     """Every filter of the job list as a widget (see the module docstring)."""
 
-    def __init__(self, store: JobListStore, may_filter_users: bool = True, **params: Any) -> None:
+    def __init__(self, store: FilterTarget, may_filter_users: bool = True, **params: Any) -> None:
         super().__init__(**params)
         self.store = store
         self.may_filter_users = may_filter_users

@@ -30,7 +30,15 @@ from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import JobData, MetricStatistics, ScopedStatistics
 from cc_backend.domain.tag import Tag
 from cc_backend.metricdata.resample import ResamplingPolicy
-from cc_backend.stats.statistics_results import JobsStatistics, MetricHistoPoints
+from cc_backend.repository.nodes import StatesOverTime
+from cc_backend.services.cluster_status import ClusterMetrics
+from cc_backend.services.node_overview import NodeMetricsPage, NodeReport, StateChange
+from cc_backend.stats.statistics_results import (
+    Footprints,
+    JobsStatistics,
+    JobStats,
+    MetricHistoPoints,
+)
 from cc_backend.stats.stats_results import GroupBy, HistoPoint, SortBy
 
 if TYPE_CHECKING:
@@ -256,6 +264,112 @@ class Client(Protocol):
         that user's roles and projects; admins may ask for anybody, others only for
         themselves (:class:`PermissionDenied`). :class:`ConfigError` when the site has
         no signing key."""
+        ...
+
+    # -- job comparison ----------------------------------------------------------------------
+
+    async def job_metric_stats(
+        self, filters: Sequence[JobFilter] = (), metrics: Sequence[str] | None = None
+    ) -> list[JobStats]:
+        """Every matching job the user may see, by start time, with the job-wide
+        minimum, average and maximum of ``metrics`` (``None``: every metric there are
+        statistics of), all in one answer (GraphQL's ``jobsMetricStats``). A job without
+        archived statistics (a running one) comes with empty ``stats``. Unbounded:
+        callers limit the jobs with their filters (e.g. ``dbId``)."""
+        ...
+
+    # -- cluster status (status dashboards); node data is for support and admins ---------
+
+    async def allocated_nodes(self, cluster: str) -> dict[str, int]:
+        """Per subcluster of ``cluster`` with running jobs: how many distinct nodes those
+        jobs occupy (GraphQL's ``allocatedNodes``)."""
+        ...
+
+    async def node_states_timed(
+        self, cluster: str, kind: str = "node", since: int | None = None
+    ) -> list[StatesOverTime]:
+        """Per scheduler state (``kind`` ``"node"``) or health state (``"health"``): how
+        many nodes of ``cluster`` reported it at each report time after ``since`` (Unix
+        seconds; ``None``: all), oldest first (GraphQL's ``nodeStatesTimed``).
+        :class:`InvalidInput` for another ``kind``; support and admins only."""
+        ...
+
+    async def node_metric_data(
+        self,
+        cluster: str,
+        metrics: Sequence[str] | None,
+        start: int,
+        stop: int,
+        hosts: Sequence[str] | None = None,
+    ) -> dict[str, JobData]:
+        """Per host of ``cluster`` (``hosts``; ``None``: every host with data): its
+        node-scope series of ``metrics`` (``None``: all) from ``start`` to ``stop`` (Unix
+        seconds), independent of jobs (GraphQL's ``nodeMetrics``). Support and admins
+        only; :class:`NotFound` for an unknown cluster."""
+        ...
+
+    async def cluster_metrics(
+        self, cluster: str, metrics: Sequence[str] | None, start: int, stop: int
+    ) -> ClusterMetrics:
+        """The series of all nodes of ``cluster`` combined per metric, summed or averaged
+        by the metric's aggregation, from ``start`` to ``stop`` (GraphQL's
+        ``clusterMetrics``). Support and admins only."""
+        ...
+
+    # -- analysis ----------------------------------------------------------------------------
+
+    async def jobs_footprints(
+        self, metrics: Sequence[str], filters: Sequence[JobFilter] = ()
+    ) -> Footprints:
+        """Every matching job's average of each of ``metrics`` (NaN where a job has none)
+        and its time weights, aligned, over all matching jobs the user may see that have
+        metric data (GraphQL's ``jobsFootprints``, without a job limit).
+        :class:`InvalidInput` for a malformed metric name."""
+        ...
+
+    # -- systems and node views (support and admins) ---------------------------------------
+
+    async def node_list(
+        self,
+        cluster: str,
+        *,
+        start: int,
+        stop: int,
+        subcluster: str = "",
+        state: str = "all",
+        host_filter: str = "",
+        metrics: Sequence[str] | None = None,
+        page: int = 1,
+        items_per_page: int = 10,
+        resolution: int | None = None,
+    ) -> NodeMetricsPage:
+        """One page of the configured nodes of ``cluster`` (of ``subcluster``, if given),
+        sorted by host name, whose name contains ``host_filter`` and whose latest state
+        matches ``state`` (``all``, a scheduler state, or ``notindb`` for nodes the
+        scheduler never reported), each with its node-scope series of ``metrics``
+        (``None``: all) from ``start`` to ``stop`` (GraphQL's ``nodeMetricsList``;
+        ``resolution``: seconds per point, ``None`` native). :class:`NotFound` for an
+        unknown cluster or subcluster, :class:`InvalidInput` for an unknown state filter."""
+        ...
+
+    async def node_reports(
+        self, cluster: str, hosts: Sequence[str] | None = None
+    ) -> list[NodeReport]:
+        """The latest scheduler report (states, allocated cpus, memory and gpus, running
+        jobs) of each node of ``cluster`` (of ``hosts``, if given) that was ever reported,
+        by host name (GraphQL's ``nodes``)."""
+        ...
+
+    async def node_state_history(
+        self, cluster: str, host: str, since: int | None = None
+    ) -> list[StateChange]:
+        """Every scheduler state that ``host`` of ``cluster`` reported after ``since``
+        (Unix seconds; ``None``: all), oldest first."""
+        ...
+
+    async def node_jobs(self, cluster: str, host: str, start: int, stop: int) -> list[Job]:
+        """The jobs the user may see that ran on ``host`` of ``cluster`` at some time from
+        ``start`` to ``stop`` (Unix seconds), by start time."""
         ...
 
 

@@ -8,8 +8,11 @@ resolved); the functions here turn them back into :class:`Job`, :class:`Cluster`
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import (
@@ -24,14 +27,30 @@ from cc_backend.domain.errors import (
 )
 from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import JobData
+from cc_backend.domain.units import Unit
+from cc_backend.repository.nodes import HealthState, SchedulerState, StatesOverTime
+from cc_backend.services.cluster_status import ClusterMetric, ClusterMetrics
+from cc_backend.services.node_overview import NodeMetrics, NodeMetricsPage, NodeReport
+from cc_backend.stats.statistics_results import (
+    Footprints,
+    JobStats,
+    MetricFootprints,
+    MetricStatistics,
+    NamedStats,
+    TimeWeights,
+)
 
 __all__ = [
     "CLUSTER_FIELDS",
+    "FOOTPRINTS_FIELDS",
     "JOB_FIELDS",
+    "JOB_STATS_FIELDS",
     "cluster_from_graphql",
     "error_from_graphql",
+    "footprints_from_graphql",
     "job_data_from_graphql",
     "job_from_graphql",
+    "job_stats_from_graphql",
 ]
 
 #: The fields of a ``Job`` the client reads.
@@ -171,4 +190,187 @@ def cluster_from_graphql(data: dict[str, Any]) -> Cluster:
         ]
     return Cluster.from_json(
         {"name": data["name"], "metricConfig": list(metrics.values()), "subClusters": subclusters}
+    )
+
+
+#: The fields of a ``JobStats`` (``jobsMetricStats``) the client reads.
+JOB_STATS_FIELDS = """
+  id jobId startTime duration cluster subCluster numNodes numHWThreads numAccelerators
+  stats { name data { avg min max } }
+"""
+
+
+def job_stats_from_graphql(data: dict[str, Any]) -> JobStats:
+    """:class:`JobStats` from the API's ``JobStats`` object (with :data:`JOB_STATS_FIELDS`);
+    the optional counts read 0 when the API leaves them out."""
+    return JobStats(
+        id=int(data["id"]),
+        job_id=str(data["jobId"]),
+        start_time=int(data["startTime"]),
+        duration=int(data["duration"]),
+        cluster=str(data["cluster"]),
+        sub_cluster=str(data.get("subCluster") or ""),
+        num_nodes=int(data["numNodes"]),
+        num_hwthreads=int(data.get("numHWThreads") or 0),
+        num_accelerators=int(data.get("numAccelerators") or 0),
+        stats=tuple(
+            NamedStats(
+                str(s["name"]),
+                MetricStatistics(
+                    avg=float(s["data"]["avg"]),
+                    min=float(s["data"]["min"]),
+                    max=float(s["data"]["max"]),
+                ),
+            )
+            for s in data.get("stats") or []
+        ),
+    )
+
+
+#: The fields of ``Footprints`` (``jobsFootprints``) the client reads.
+FOOTPRINTS_FIELDS = "timeWeights { nodeHours accHours coreHours } metrics { metric data }"
+
+
+def _nan_floats(values: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """A float array of the API's ``[NullableFloat!]`` (null becomes NaN)."""
+    return np.array(values, dtype=np.float64)
+
+
+def footprints_from_graphql(data: dict[str, Any]) -> Footprints:
+    """:class:`Footprints` from the API's ``Footprints`` (with :data:`FOOTPRINTS_FIELDS`)."""
+    weights = data["timeWeights"]
+    return Footprints(
+        TimeWeights(
+            node_hours=_nan_floats(weights["nodeHours"]),
+            acc_hours=_nan_floats(weights["accHours"]),
+            core_hours=_nan_floats(weights["coreHours"]),
+        ),
+        tuple(MetricFootprints(str(m["metric"]), _nan_floats(m["data"])) for m in data["metrics"]),
+    )
+
+
+# -- cluster status ----------------------------------------------------------------------
+
+#: ``nodeStatesTimed`` of one cluster after a time.
+NODE_STATES_TIMED_QUERY = """
+query ($filter: [NodeFilter!], $type: String!) {
+  nodeStatesTimed(filter: $filter, type: $type) { state counts times }
+}"""
+#: ``nodeMetrics`` at node scope.
+NODE_METRICS_QUERY = """
+query ($cluster: String!, $nodes: [String!], $metrics: [String!], $scopes: [MetricScope!],
+       $from: Time!, $to: Time!) {
+  nodeMetrics(cluster: $cluster, nodes: $nodes, metrics: $metrics, scopes: $scopes,
+              from: $from, to: $to) {
+    host
+    metrics {
+      name scope
+      metric {
+        unit { base prefix } timestep
+        series { hostname id statistics { avg min max } data }
+      }
+    }
+  }
+}"""
+#: ``clusterMetrics``.
+CLUSTER_METRICS_QUERY = """
+query ($cluster: String!, $metrics: [String!], $from: Time!, $to: Time!) {
+  clusterMetrics(cluster: $cluster, metrics: $metrics, from: $from, to: $to) {
+    nodeCount metrics { name unit { base prefix } timestep data }
+  }
+}"""
+#: ``allocatedNodes``.
+ALLOCATED_NODES_QUERY = """
+query ($cluster: String!) { allocatedNodes(cluster: $cluster) { name count } }"""
+
+
+def states_timed_from_graphql(entries: list[dict[str, Any]]) -> list[StatesOverTime]:
+    """:class:`StatesOverTime` from the API's ``nodeStatesTimed`` list."""
+    return [
+        StatesOverTime(str(e["state"]), [int(t) for t in e["times"]], [int(c) for c in e["counts"]])
+        for e in entries
+    ]
+
+
+def node_data_from_graphql(entries: list[dict[str, Any]]) -> dict[str, JobData]:
+    """Host -> :class:`JobData` from the API's ``nodeMetrics`` list."""
+    return {str(e["host"]): job_data_from_graphql(e["metrics"]) for e in entries}
+
+
+def cluster_metrics_from_graphql(data: dict[str, Any]) -> ClusterMetrics:
+    """:class:`ClusterMetrics` from the API's ``ClusterMetrics`` (``null`` samples: NaN)."""
+    return ClusterMetrics(
+        int(data["nodeCount"]),
+        [
+            ClusterMetric(
+                str(m["name"]),
+                Unit.model_validate(m.get("unit") or {"base": ""}),
+                int(m["timestep"]),
+                np.array([math.nan if v is None else float(v) for v in m["data"]], dtype=float),
+            )
+            for m in data["metrics"]
+        ],
+    )
+
+
+# -- systems and node views ------------------------------------------------------------
+
+#: ``nodeMetricsList``: one page of a node list at node scope.
+NODE_LIST_QUERY = """
+query ($cluster: String!, $subCluster: String!, $stateFilter: String!, $nodeFilter: String!,
+       $metrics: [String!], $from: Time!, $to: Time!, $page: PageRequest, $resolution: Int) {
+  nodeMetricsList(cluster: $cluster, subCluster: $subCluster, stateFilter: $stateFilter,
+                  nodeFilter: $nodeFilter, scopes: ["node"], metrics: $metrics, from: $from,
+                  to: $to, page: $page, resolution: $resolution) {
+    items {
+      host state subCluster
+      metrics {
+        name scope
+        metric {
+          unit { base prefix } timestep
+          series { hostname id statistics { avg min max } data }
+        }
+      }
+    }
+    totalNodes hasNextPage
+  }
+}"""
+#: ``nodes``: the latest report of the nodes a filter selects.
+NODE_REPORTS_QUERY = """
+query ($filter: [NodeFilter!]) {
+  nodes(filter: $filter) {
+    items {
+      hostname cluster subCluster schedulerState healthState
+      cpusAllocated memoryAllocated gpusAllocated jobsRunning
+    }
+  }
+}"""
+
+
+def node_page_from_graphql(data: dict[str, Any]) -> NodeMetricsPage:
+    """:class:`NodeMetricsPage` from the API's ``NodesResultList``."""
+    items = [
+        NodeMetrics(
+            str(e["host"]),
+            str(e.get("state") or ""),
+            str(e.get("subCluster") or ""),
+            job_data_from_graphql(e["metrics"]),
+        )
+        for e in data["items"]
+    ]
+    return NodeMetricsPage(items, int(data.get("totalNodes") or 0), bool(data.get("hasNextPage")))
+
+
+def node_report_from_graphql(data: dict[str, Any]) -> NodeReport:
+    """:class:`NodeReport` from the API's ``Node`` (allocations left out read 0)."""
+    return NodeReport(
+        hostname=str(data["hostname"]),
+        cluster=str(data["cluster"]),
+        subcluster=str(data.get("subCluster") or ""),
+        node_state=SchedulerState(data["schedulerState"]),
+        health_state=HealthState(data["healthState"]),
+        cpus_allocated=int(data.get("cpusAllocated") or 0),
+        memory_allocated=int(data.get("memoryAllocated") or 0),
+        gpus_allocated=int(data.get("gpusAllocated") or 0),
+        jobs_running=int(data.get("jobsRunning") or 0),
     )

@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import math
 import re
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -34,21 +36,34 @@ from cc_backend.client.base import (
     NotSupported,
 )
 from cc_backend.client.graphql_shapes import (
+    ALLOCATED_NODES_QUERY,
     CLUSTER_FIELDS,
+    CLUSTER_METRICS_QUERY,
+    FOOTPRINTS_FIELDS,
     JOB_FIELDS,
+    JOB_STATS_FIELDS,
+    NODE_LIST_QUERY,
+    NODE_METRICS_QUERY,
+    NODE_REPORTS_QUERY,
+    NODE_STATES_TIMED_QUERY,
     cluster_from_graphql,
+    cluster_metrics_from_graphql,
     error_from_graphql,
+    footprints_from_graphql,
     job_data_from_graphql,
     job_from_graphql,
+    job_stats_from_graphql,
+    node_data_from_graphql,
+    node_page_from_graphql,
+    node_report_from_graphql,
+    states_timed_from_graphql,
 )
 from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.errors import (
     BackendUnavailable,
     CCError,
-    Conflict,
     InvalidInput,
     NotFound,
-    PermissionDenied,
     Unauthenticated,
 )
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest
@@ -61,25 +76,30 @@ from cc_backend.domain.jobdata import (
 )
 from cc_backend.domain.tag import ADMIN_SCOPE, GLOBAL_SCOPE, Tag
 from cc_backend.domain.user import User
+from cc_backend.repository.nodes import StatesOverTime
+from cc_backend.services.cluster_status import ClusterMetrics
+from cc_backend.services.node_overview import (
+    NodeMetricsPage,
+    NodeReport,
+    StateChange,
+    history_filters,
+    history_from_counts,
+    jobs_on_node,
+)
 from cc_backend.stats.statistics_results import (
+    Footprints,
     JobsStatistics,
+    JobStats,
     MetricHistoPoint,
     MetricHistoPoints,
 )
 from cc_backend.stats.stats_results import GroupBy, HistoPoint, SortBy
+from cc_backend.web.errors import error_for_status
 
 if TYPE_CHECKING:
     from cc_backend.services.user_admin import NewUser, UserChange
 
 __all__ = ["HttpClient"]
-
-_STATUS_ERRORS: dict[int, type[CCError]] = {
-    400: InvalidInput,
-    401: Unauthenticated,
-    403: PermissionDenied,
-    404: NotFound,
-    503: BackendUnavailable,
-}
 
 _JOBS = f"""
 query ($filter: [JobFilter!], $page: PageRequest, $order: OrderByInput) {{
@@ -497,7 +517,7 @@ class HttpClient:
         self, method: str, path: str, fields: dict[str, str] | None
     ) -> HTTPResponse:
         """Send ``fields`` as a form to a route of the login session; the response, or the
-        domain error of a failed request (422 is :class:`Conflict`)."""
+        domain error of a failed request."""
         headers = {"Cookie": await self._session()}
         body = None
         if fields is not None:
@@ -506,8 +526,133 @@ class HttpClient:
         response = await self._call(method, path, body, headers, with_token=False)
         if response.code == 200:
             return response
-        error = _status_error(response)
-        raise Conflict(error.message) if response.code == 422 else error
+        raise _status_error(response)
+
+    # -- job comparison ----------------------------------------------------------------------
+
+    async def job_metric_stats(
+        self, filters: Sequence[JobFilter] = (), metrics: Sequence[str] | None = None
+    ) -> list[JobStats]:
+        variables = {
+            "filter": [_dump(f) for f in filters],
+            "metrics": None if metrics is None else list(metrics),
+        }
+        data = await self._graphql(_JOBS_METRIC_STATS, variables)
+        return [job_stats_from_graphql(entry) for entry in data["jobsMetricStats"]]
+
+    # -- analysis ----------------------------------------------------------------------------
+
+    async def jobs_footprints(
+        self, metrics: Sequence[str], filters: Sequence[JobFilter] = ()
+    ) -> Footprints:
+        variables = {"filter": [_dump(f) for f in filters], "metrics": list(metrics)}
+        data = await self._graphql(_FOOTPRINTS, variables)
+        return footprints_from_graphql(data["jobsFootprints"])
+
+    # -- cluster status (status dashboards) ------------------------------------------------
+
+    async def allocated_nodes(self, cluster: str) -> dict[str, int]:
+        data = await self._graphql(ALLOCATED_NODES_QUERY, {"cluster": cluster})
+        return {str(e["name"]): int(e["count"]) for e in data["allocatedNodes"]}
+
+    async def node_states_timed(
+        self, cluster: str, kind: str = "node", since: int | None = None
+    ) -> list[StatesOverTime]:
+        wanted: dict[str, Any] = {"cluster": {"eq": cluster}}
+        if since is not None:
+            wanted["timeStart"] = since
+        data = await self._graphql(NODE_STATES_TIMED_QUERY, {"filter": [wanted], "type": kind})
+        return states_timed_from_graphql(data["nodeStatesTimed"])
+
+    async def node_metric_data(
+        self,
+        cluster: str,
+        metrics: Sequence[str] | None,
+        start: int,
+        stop: int,
+        hosts: Sequence[str] | None = None,
+    ) -> dict[str, JobData]:
+        variables = {
+            "cluster": cluster,
+            "nodes": None if hosts is None else list(hosts),
+            "metrics": None if metrics is None else list(metrics),
+            "scopes": [MetricScope.NODE.value],
+            "from": _rfc3339(start),
+            "to": _rfc3339(stop),
+        }
+        data = await self._graphql(NODE_METRICS_QUERY, variables)
+        return node_data_from_graphql(data["nodeMetrics"])
+
+    async def cluster_metrics(
+        self, cluster: str, metrics: Sequence[str] | None, start: int, stop: int
+    ) -> ClusterMetrics:
+        variables = {
+            "cluster": cluster,
+            "metrics": None if metrics is None else list(metrics),
+            "from": _rfc3339(start),
+            "to": _rfc3339(stop),
+        }
+        data = await self._graphql(CLUSTER_METRICS_QUERY, variables)
+        return cluster_metrics_from_graphql(data["clusterMetrics"])
+
+    # -- systems and node views (support and admins) ---------------------------------------
+
+    async def node_list(
+        self,
+        cluster: str,
+        *,
+        start: int,
+        stop: int,
+        subcluster: str = "",
+        state: str = "all",
+        host_filter: str = "",
+        metrics: Sequence[str] | None = None,
+        page: int = 1,
+        items_per_page: int = 10,
+        resolution: int | None = None,
+    ) -> NodeMetricsPage:
+        variables = {
+            "cluster": cluster,
+            "subCluster": subcluster,
+            "stateFilter": state,
+            "nodeFilter": host_filter,
+            "metrics": None if metrics is None else list(metrics),
+            "from": _rfc3339(start),
+            "to": _rfc3339(stop),
+            "page": {"itemsPerPage": items_per_page, "page": page},
+            "resolution": resolution,
+        }
+        data = await self._graphql(NODE_LIST_QUERY, variables)
+        return node_page_from_graphql(data["nodeMetricsList"])
+
+    async def node_reports(
+        self, cluster: str, hosts: Sequence[str] | None = None
+    ) -> list[NodeReport]:
+        if hosts is not None and not hosts:
+            return []
+        wanted: dict[str, Any] = {"cluster": {"eq": cluster}}
+        if hosts is not None:
+            wanted["hostname"] = {"in": sorted(hosts)}
+        data = await self._graphql(NODE_REPORTS_QUERY, {"filter": [wanted]})
+        return [node_report_from_graphql(n) for n in data["nodes"]["items"]]
+
+    async def node_state_history(
+        self, cluster: str, host: str, since: int | None = None
+    ) -> list[StateChange]:
+        wanted = [_dump(f) for f in history_filters(cluster, host, since)]
+        data = await self._graphql(NODE_STATES_TIMED_QUERY, {"filter": wanted, "type": "node"})
+        return history_from_counts(states_timed_from_graphql(data["nodeStatesTimed"]))
+
+    async def node_jobs(self, cluster: str, host: str, start: int, stop: int) -> list[Job]:
+        async def ask(filters: Sequence[JobFilter], order: OrderBy, page: PageRequest) -> list[Job]:
+            return (await self.jobs(filters, order=order, page=page)).items
+
+        return await jobs_on_node(ask, cluster, host, start, stop, now=int(time.time()))
+
+
+def _rfc3339(seconds: int) -> str:
+    """Unix ``seconds`` as the API's ``Time`` (RFC 3339, UTC)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _nan_if_none(value: Any) -> float:
@@ -531,7 +676,7 @@ def _status_error(response: HTTPResponse) -> CCError:
         if isinstance(errors, list) and errors:
             return error_from_graphql(errors)
         message = str(body.get("error") or message)
-    return _STATUS_ERRORS.get(response.code, CCError)(message)
+    return error_for_status(response.code, message)
 
 
 # -- statistics, tags and administration --------------------------------------------------
@@ -562,6 +707,14 @@ query ($filter: [JobFilter!], $metrics: [String!], $bins: String, $metricBins: I
   }
 }"""
 _USER = "query ($username: String!) { user(username: $username) { username name email } }"
+_JOBS_METRIC_STATS = f"""
+query ($filter: [JobFilter!], $metrics: [String!]) {{
+  jobsMetricStats(filter: $filter, metrics: $metrics) {{ {JOB_STATS_FIELDS} }}
+}}"""
+_FOOTPRINTS = f"""
+query ($filter: [JobFilter!], $metrics: [String!]!) {{
+  jobsFootprints(filter: $filter, metrics: $metrics) {{ {FOOTPRINTS_FIELDS} }}
+}}"""
 _HOUR = 3600
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,7 +32,21 @@ from cc_backend.domain.job import Job, SharedMode
 from cc_backend.domain.jobdata import JobData, MetricStatistics, ScopedStatistics
 from cc_backend.domain.tag import Tag
 from cc_backend.domain.user import Role, User
+from cc_backend.repository.nodes import NodeFilter, StatesOverTime
+from cc_backend.services.cluster_status import (
+    ClusterMetrics,
+    ClusterStatusReader,
+    require_node_data_role,
+    state_column,
+)
 from cc_backend.services.job_changes import ApiTag
+from cc_backend.services.node_overview import (
+    NodeMetricsPage,
+    NodeOverview,
+    NodeReport,
+    StateChange,
+    jobs_on_node,
+)
 from cc_backend.services.user_admin import (
     NewUser,
     SiteNotice,
@@ -40,7 +55,7 @@ from cc_backend.services.user_admin import (
     UserSettings,
     site_token_signer,
 )
-from cc_backend.stats.statistics_results import JobsStatistics
+from cc_backend.stats.statistics_results import Footprints, JobsStatistics, JobStats
 from cc_backend.stats.stats_results import GroupBy, SortBy
 
 if TYPE_CHECKING:
@@ -321,3 +336,116 @@ class LocalClient:
     async def api_token(self, username: str | None = None) -> str:
         wanted = self.user.username if username is None else username
         return await self._run(self._user_admin().token_for, self.user, wanted)
+
+    # -- job comparison ----------------------------------------------------------------------
+
+    async def job_metric_stats(
+        self, filters: Sequence[JobFilter] = (), metrics: Sequence[str] | None = None
+    ) -> list[JobStats]:
+        service = self.backends.job_statistics
+        wanted = None if metrics is None else list(metrics)
+        return await self._run(service.job_metric_stats, filters, actor=self.user, metrics=wanted)
+
+    # -- analysis ----------------------------------------------------------------------------
+
+    async def jobs_footprints(
+        self, metrics: Sequence[str], filters: Sequence[JobFilter] = ()
+    ) -> Footprints:
+        service = self.backends.job_statistics
+        return await self._run(service.footprints, list(metrics), filters, actor=self.user)
+
+    # -- cluster status (status dashboards) ------------------------------------------------
+
+    def _status_reader(self) -> ClusterStatusReader:
+        backends = self.backends
+        return ClusterStatusReader(backends.clusters.get, backends.metric_data)
+
+    async def allocated_nodes(self, cluster: str) -> dict[str, int]:
+        return await self._run(self.backends.jobs.allocated_hosts, cluster)
+
+    async def node_states_timed(
+        self, cluster: str, kind: str = "node", since: int | None = None
+    ) -> list[StatesOverTime]:
+        require_node_data_role(self.user)
+        column = state_column(kind)
+        wanted = NodeFilter.model_validate(
+            {"cluster": {"eq": cluster}, **({} if since is None else {"timeStart": since})}
+        )
+        return await self._run(self.backends.nodes.state_counts_over_time, [wanted], column)
+
+    async def node_metric_data(
+        self,
+        cluster: str,
+        metrics: Sequence[str] | None,
+        start: int,
+        stop: int,
+        hosts: Sequence[str] | None = None,
+    ) -> dict[str, JobData]:
+        reader = self._status_reader()
+        return await self._run(
+            reader.node_data, cluster, metrics, start=start, stop=stop, hosts=hosts, actor=self.user
+        )
+
+    async def cluster_metrics(
+        self, cluster: str, metrics: Sequence[str] | None, start: int, stop: int
+    ) -> ClusterMetrics:
+        reader = self._status_reader()
+        return await self._run(
+            reader.cluster_metrics, cluster, metrics, start=start, stop=stop, actor=self.user
+        )
+
+    # -- systems and node views (support and admins) ---------------------------------------
+
+    def _node_overview(self) -> NodeOverview:
+        backends = self.backends
+        return NodeOverview(backends.clusters.get, backends.nodes, backends.metric_data)
+
+    async def node_list(
+        self,
+        cluster: str,
+        *,
+        start: int,
+        stop: int,
+        subcluster: str = "",
+        state: str = "all",
+        host_filter: str = "",
+        metrics: Sequence[str] | None = None,
+        page: int = 1,
+        items_per_page: int = 10,
+        resolution: int | None = None,
+    ) -> NodeMetricsPage:
+        return await self._run(
+            self._node_overview().node_list,
+            cluster,
+            actor=self.user,
+            start=start,
+            stop=stop,
+            subcluster=subcluster,
+            state=state,
+            host_filter=host_filter,
+            metrics=None if metrics is None else list(metrics),
+            page=page,
+            items_per_page=items_per_page,
+            resolution=resolution or 0,
+        )
+
+    async def node_reports(
+        self, cluster: str, hosts: Sequence[str] | None = None
+    ) -> list[NodeReport]:
+        overview = self._node_overview()
+        return await self._run(overview.reports, cluster, actor=self.user, hosts=hosts)
+
+    async def node_state_history(
+        self, cluster: str, host: str, since: int | None = None
+    ) -> list[StateChange]:
+        overview = self._node_overview()
+        return await self._run(overview.state_history, cluster, host, actor=self.user, since=since)
+
+    async def node_jobs(self, cluster: str, host: str, start: int, stop: int) -> list[Job]:
+        jobs = self.backends.jobs
+
+        async def ask(filters: Sequence[JobFilter], order: OrderBy, page: PageRequest) -> list[Job]:
+            found = await self._run(jobs.query, filters, actor=self.user, order=order, page=page)
+            return found.items
+
+        return await jobs_on_node(ask, cluster, host, start, stop, now=int(time.time()))

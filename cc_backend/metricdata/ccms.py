@@ -165,7 +165,10 @@ class CCMetricStoreData(MetricDataRepository):
     ) -> JobData:
         cluster, queries = self._job_queries(job, metrics, scopes)
         answers = self._ask(job.cluster, *self._window(job), queries, resolution)
-        return self._job_data(cluster, job_subcluster(job, cluster), queries, answers)
+        failures: list[str] = []
+        data = self._job_data(cluster, job_subcluster(job, cluster), queries, answers, failures)
+        _log_missing(failures)
+        return data
 
     def load_stats(
         self, job: Job, metrics: Sequence[str]
@@ -213,11 +216,13 @@ class CCMetricStoreData(MetricDataRepository):
         queries = [q for _, qs in per_host for q in qs]
         answers = self._ask(cluster, start, stop, queries, 0)
         data: NodeData = {}
+        failures: list[str] = []
         position = 0
         for (host, subcluster), host_queries in per_host:
             chunk = answers[position : position + len(host_queries)]
             position += len(host_queries)
-            data[host] = self._job_data(found, subcluster, host_queries, chunk)
+            data[host] = self._job_data(found, subcluster, host_queries, chunk, failures)
+        _log_missing(failures)
         return data
 
     def load_node_list(
@@ -250,11 +255,13 @@ class CCMetricStoreData(MetricDataRepository):
         queries = [q for _, qs in per_host for q in qs]
         answers = self._ask(cluster, start, stop, queries, resolution) if queries else []
         nodes: dict[str, JobData] = {}
+        failures: list[str] = []
         position = 0
         for (host, sc_name), host_queries in per_host:
             chunk = answers[position : position + len(host_queries)]
             position += len(host_queries)
-            nodes[host] = self._job_data(found, sc_name, host_queries, chunk)
+            nodes[host] = self._job_data(found, sc_name, host_queries, chunk, failures)
+        _log_missing(failures)
         has_next = items_per_page > 0 and first + items_per_page < len(hosts)
         return NodeListPage(nodes=nodes, total=len(hosts), has_next_page=has_next)
 
@@ -337,15 +344,16 @@ class CCMetricStoreData(MetricDataRepository):
         subcluster: str,
         queries: Sequence[ScopeQuery],
         answers: Sequence[Sequence[ApiMetricData]],
+        failures: list[str],
     ) -> JobData:
-        """Answers grouped into metric -> scope -> series (errors logged and skipped).
+        """Answers grouped into metric -> scope -> series; series the store had no data
+        for are skipped and named in ``failures``.
 
         The answers hold arrays made by the built-in store or checked when an external
         store's answer was read, so the series are built without validating them again.
         """
         grouped: dict[str, dict[MetricScope, JobMetric]] = {}
         configs: dict[str, MetricConfig] = {}
-        failures: list[str] = []
         for query, results in zip(queries, answers, strict=True):
             config = configs.get(query.metric)
             if config is None:
@@ -366,14 +374,18 @@ class CCMetricStoreData(MetricDataRepository):
                 target.series.append(
                     Series.trusted(query.hostname, series_id, _statistics(result), samples)
                 )
-        if failures:
-            log.info(
-                "metric store: %d series without data (%s%s)",
-                len(failures),
-                "; ".join(failures[:3]),
-                ", ..." if len(failures) > 3 else "",
-            )
         return JobData(grouped)
+
+
+def _log_missing(failures: Sequence[str]) -> None:
+    """One log line for the series of a request that the store had no data for."""
+    if failures:
+        log.info(
+            "metric store: %d series without data (%s%s)",
+            len(failures),
+            "; ".join(failures[:3]),
+            ", ..." if len(failures) > 3 else "",
+        )
 
 
 def _statistics(result: ApiMetricData) -> MetricStatistics:

@@ -121,11 +121,13 @@ def _expected_counts(site: Path) -> dict[str, tuple[int, int]]:
         backends.close()
 
 
-def _wait_until_up(base: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+def _wait_until_up(
+    base: str, process: subprocess.Popen[str], log_path: Path, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"cc-backend serve ended early:\n{process.communicate()[0]}")
+            raise AssertionError(f"cc-backend serve ended early:\n{log_path.read_text()}")
         try:
             with urllib.request.urlopen(base + "/login", timeout=2) as response:
                 if response.status == 200:
@@ -138,25 +140,29 @@ def _wait_until_up(base: str, process: subprocess.Popen[str], timeout: float = 6
 @contextlib.contextmanager
 def serve_site(site: Path, env: dict[str, str]) -> Iterator[str]:
     """Run ``cc-backend serve`` for the initialised ``site`` on a free loopback port; yield
-    its base URL once the login page answers. Afterwards the server is stopped and its log
-    must hold no traceback."""
+    its base URL once the login page answers. The server's log goes to ``serve.log`` in
+    the site's folder (a pipe nobody reads would stall the server once full). Afterwards
+    the server is stopped and its log must hold no traceback."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cc_backend.cli", "serve", "--addr", f"127.0.0.1:{port}"],
-        cwd=site,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        _wait_until_up(base, process)
-        yield base
-    finally:
-        process.kill()
-        output, _ = process.communicate(timeout=30)
-        shutil.rmtree(site / "var", ignore_errors=True)
+    log_path = site / "serve.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cc_backend.cli", "serve", "--addr", f"127.0.0.1:{port}"],
+            cwd=site,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            _wait_until_up(base, process, log_path)
+            yield base
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+            shutil.rmtree(site / "var", ignore_errors=True)
+    output = log_path.read_text()
     assert "Traceback" not in without_closed_websockets(output), output
 
 

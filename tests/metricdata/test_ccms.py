@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -335,6 +336,24 @@ async def test_node_data_over_http(
         mem_bw = nodes[host]["mem_bw"][MetricScope.NODE]
         expected = combine(pick(samples, metric="mem_bw", host=host), "sum")
         assert mem_bw.series[0].data.tolist() == expected
+
+
+def test_nodes_without_data_are_logged_in_one_line(
+    clients: tuple[CCMetricStoreData, CCMetricStoreData],
+    samples: list[Samples],
+    start: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, in_process = clients
+    hosts = [f"f03{n:02d}" for n in range(1, 21)]  # no samples were sent for these
+    with caplog.at_level(logging.INFO, logger="cc_backend.metricdata.ccms"):
+        nodes = in_process.load_node_data(
+            "fritz", ["mem_used"], hosts, [MetricScope.NODE], start=start, stop=start + TIMESTEP
+        )
+    assert sorted(nodes) == hosts
+    lines = [r.getMessage() for r in caplog.records if "without data" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].startswith("metric store: 20 series without data (mem_used@f0301:")
 
 
 async def test_the_node_list_pages_through_the_hosts_matching_the_filter(

@@ -23,6 +23,7 @@ from cc_backend.domain.cluster import Aggregation, MetricScope
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.jobdata import JobData, JobMetric, StatsSeries
 from cc_backend.repository.nodes import SchedulerState
+from cc_backend.services.node_overview import NodeOverview
 from cc_backend.web.graphql.context import Info, context_of
 from cc_backend.web.graphql.resolvers.common import parse_id
 
@@ -255,32 +256,29 @@ async def resolve_node_metrics_list(
     page_number = int((page or {}).get("page", 1))
 
     def load() -> dict[str, Any]:
-        found = backends.clusters.get(cluster)
-        states = _states(backends, cluster)
-        only = None
-        if stateFilter and stateFilter.lower() != "all":
-            only = {h for h, s in states.items() if s.value == stateFilter.lower()}
-        result = backends.metric_data(cluster).load_node_list(
+        overview = NodeOverview(backends.clusters.get, backends.nodes, backends.metric_data)
+        result = overview.node_list(
             cluster,
-            subcluster=subCluster or None,
-            host_filter=nodeFilter or None,
-            metrics=metrics,
-            scopes=_scopes(scopes),
-            resolution=resolution or 0,
+            actor=context.user,
             start=start,
             stop=stop,
+            subcluster=subCluster,
+            state=stateFilter,
+            host_filter=nodeFilter,
+            metrics=metrics,
+            scopes=_scopes(scopes),
             page=page_number,
-            items_per_page=max(items_per_page, 0),
-            only_hosts=only,
+            items_per_page=items_per_page,
+            resolution=resolution or 0,
         )
         items = [
             {
-                "host": host,
-                "state": states[host].value if host in states else "",
-                "subCluster": found.subcluster_of(host).name,
-                "metrics": _named(data),
+                "host": n.host,
+                "state": n.state,
+                "subCluster": n.subcluster,
+                "metrics": _named(n.data),
             }
-            for host, data in result.nodes.items()
+            for n in result.items
         ]
         offset = max(page_number - 1, 0) * items_per_page
         return {
