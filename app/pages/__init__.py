@@ -16,6 +16,7 @@ cc-backend's routes still to come: ``/monitoring/jobs/``, ``/monitoring/job/{id}
 
 from __future__ import annotations
 
+from app.pages.analysis import analysis_page
 from app.pages.dashboard import dashboard_page
 from app.pages.home import home_page
 from app.pages.job import job_page
@@ -42,6 +43,9 @@ PAGES: list[PageSpec] = [
     PageSpec("/monitoring/projects/", "Projects", projects_page, roles=MANAGER_ROLES),
     PageSpec("/monitoring/tags/", "Tags", tags_page),
     PageSpec("/config", "Settings", settings_page),
+    PageSpec(
+        "/monitoring/analysis/{cluster}", "{cluster} Analysis", analysis_page, roles=STAFF_ROLES
+    ),
     PageSpec("/monitoring/status/{cluster}", "{cluster} Dashboard", status_page, roles=STAFF_ROLES),
     PageSpec(
         "/monitoring/dashboard/{cluster}", "{cluster} Dashboard", dashboard_page, roles=STAFF_ROLES

@@ -20,9 +20,12 @@ longer does (retention deleted them from the database only) are counted from the
 Where cc-backend limits work to 500 jobs (``jobsFootprints``, ``rooflineHeatmap``, metric
 histograms of running jobs), every matching job is used. Differences from cc-backend, on
 purpose: metric histograms of running jobs use their stored footprint (kept current by the
-footprint task) instead of asking the metric store; the roofline heatmap counts one point
-per job at its averages of ``flops_any`` and ``mem_bw`` instead of every time step of at
-most 500 jobs; ``jobsMetricStats`` gives statistics only for jobs the index holds.
+footprint task) instead of asking the metric store; the roofline heatmap counts every node
+time step of every matching finished job from the counts the index keeps per job
+(:mod:`cc_backend.stats.roofline_cells`, no time series is loaded per request), binned by
+fine cell, and leaves out the jobs the index has no counts of (running jobs, jobs not yet
+indexed), where cc-backend loads the time series of at most 500 jobs, running ones from the
+metric store; ``jobsMetricStats`` gives statistics only for jobs the index holds.
 """
 
 from __future__ import annotations
@@ -53,16 +56,17 @@ from cc_backend.stats.binning import (
     MetricBinning,
     check_grid,
     metric_binning,
-    roofline_tiles,
 )
 from cc_backend.stats.index_coverage import CoverageTracker, IndexCoverage
 from cc_backend.stats.index_manifest import IndexSnapshot
 from cc_backend.stats.index_source import IndexSource, holds_running_jobs, statistics_of
 from cc_backend.stats.job_table_source import JobTableSource, user_display_names
+from cc_backend.stats.roofline_cells import tiles_from_cells
 from cc_backend.stats.statistics_parts import (
     HIST_COLUMNS,
     HistColumn,
     JobColumns,
+    RooflineCounts,
     StatisticsSource,
     add_counts,
     add_group_parts,
@@ -77,6 +81,7 @@ from cc_backend.stats.statistics_results import (
     MetricStatistics,
     NamedStats,
     RooflineGrid,
+    RooflineHeatmap,
     TimeWeights,
 )
 from cc_backend.stats.stats_results import GroupBy, HistoPoint, SortBy
@@ -87,8 +92,6 @@ log = logging.getLogger(__name__)
 
 #: Attempts of a question when the index state read is replaced meanwhile.
 _ATTEMPTS = 3
-#: The footprint metrics of the roofline heatmap: flop rate and memory bandwidth.
-ROOFLINE_METRICS = ("flops_any", "mem_bw")
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=enum.StrEnum)
@@ -355,15 +358,30 @@ class JobStatistics:
     def roofline_heatmap(
         self, grid: RooflineGrid, filters: Sequence[JobFilter] = (), *, actor: User | None
     ) -> list[list[float]]:
-        """``grid.rows`` lists of ``grid.cols`` counts: the matching jobs with metric data by
-        arithmetic intensity (``flops_any`` / ``mem_bw`` averages, x) and flop rate (y), on
-        log scales. Binning as cc-backend's: ``x`` from ``min_x`` (included) to ``max_x``
-        (excluded), ``y`` from ``min_y`` to ``max_y`` (both included, ``max_y`` itself
-        falls off the grid); row 0 holds the smallest flop rates."""
+        """The tiles of :meth:`roofline_time_steps` (GraphQL's ``rooflineHeatmap``)."""
+        return self.roofline_time_steps(grid, filters, actor=actor).tiles
+
+    def roofline_time_steps(
+        self, grid: RooflineGrid, filters: Sequence[JobFilter] = (), *, actor: User | None
+    ) -> RooflineHeatmap:
+        """Every node time step of the matching jobs with metric data on ``grid``:
+        arithmetic intensity (``flops_any / mem_bw``, x) against flop rate (``flops_any``
+        in GFlop/s, y), both on log scales; row 0 holds the smallest flop rates.
+
+        Answered from the per-job counts in the statistics index with one grouped query,
+        each fine cell put into the tile holding its centre (exact for grids aligned with
+        the fine grid, cc-backend's x axis among them; see
+        :mod:`cc_backend.stats.roofline_cells`). Jobs without counts (running jobs, jobs
+        not yet in the index, and every job while a site has no index) are left out and
+        counted in ``uncounted``: their time series are not loaded per request.
+        """
         check_grid(grid)
-        columns = self._job_columns(filters, actor, ROOFLINE_METRICS)
-        flops, bandwidth = (columns.averages[m] for m in ROOFLINE_METRICS)
-        return roofline_tiles(flops, bandwidth, grid)
+        parts = self._ask(filters, actor, lambda s: s.roofline_counts())
+        total = RooflineCounts()
+        for part in parts:
+            total = total.plus(part)
+        tiles = tiles_from_cells(total.cells, total.counts, grid)
+        return RooflineHeatmap(grid, tiles, total.jobs, total.uncounted)
 
     def job_metric_stats(
         self,

@@ -16,11 +16,18 @@ an object store). :meth:`ArchiveIndex.compact` and :meth:`ArchiveIndex.build` ke
 they replace until the next compaction, and readers reload the manifest and retry when a
 file has gone, so a query never fails because of a concurrent compaction. One process
 writes an index at a time; within a process, writes are serialised by a lock.
+
+Roofline counts (the ``roofline`` column, :mod:`cc_backend.stats.roofline_cells`) need a
+job's metric data: an entry that carries it (``iter_jobs(with_data=True)``) is counted from
+it, any other job through ``data_loader`` (the archive's ``load_data``). An upsert of a job
+the index already holds counts (a change of tags or meta data) keeps them without loading
+anything. Without data and loader, a row gets no counts (NULL).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import threading
@@ -31,6 +38,7 @@ from typing import Any
 
 import duckdb
 import fsspec
+import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from fsspec.implementations.local import LocalFileSystem
@@ -39,10 +47,13 @@ from cc_backend.archive.base import ArchiveEntry
 from cc_backend.archive.layout import JobRef
 from cc_backend.domain.errors import InvalidInput, NotFound
 from cc_backend.domain.job import Job
+from cc_backend.domain.jobdata import JobData
 from cc_backend.stats.index_manifest import MANIFEST, BuildReport, IndexSnapshot
 from cc_backend.stats.index_rows import (
     DELETED_COLUMN,
     KEY_COLUMNS,
+    ROOFLINE_COLUMN,
+    ROOFLINE_SQL_TYPE,
     RowBuffer,
     ScanTally,
     footprint_column,
@@ -51,6 +62,9 @@ from cc_backend.stats.index_rows import (
     scan,
     stat_column,
 )
+from cc_backend.stats.roofline_cells import JobCells, job_cells
+
+log = logging.getLogger(__name__)
 
 #: Rows per base file; a base file is written from one in-memory chunk of this size.
 ROWS_PER_FILE = 500_000
@@ -62,6 +76,10 @@ MAX_REPORTED_ERRORS = 50
 _BASE_ORDER = [("cluster", "ascending"), ("start_time", "ascending")]
 
 
+def _has_data(item: Job | ArchiveEntry) -> bool:
+    return isinstance(item, ArchiveEntry) and item.data is not None
+
+
 def _base_name(generation: int, part: int) -> str:
     return f"base-{generation:06d}-{part:04d}-{secrets.token_hex(4)}.parquet"
 
@@ -71,6 +89,7 @@ class ArchiveIndex:
 
     Pass ``filesystem`` to use an existing fsspec filesystem; ``location`` is then a path on it.
     The location must not contain glob characters (DuckDB would expand them).
+    ``data_loader`` loads an archived job's metric data, for its roofline counts.
     """
 
     def __init__(
@@ -78,6 +97,7 @@ class ArchiveIndex:
         location: str,
         *,
         filesystem: fsspec.AbstractFileSystem | None = None,
+        data_loader: Callable[[Job], JobData] | None = None,
         **storage_options: Any,
     ) -> None:
         if filesystem is None:
@@ -92,6 +112,7 @@ class ArchiveIndex:
         self._write_lock = threading.RLock()
         self._rebuild_lock = threading.Lock()
         self._last: tuple[bytes, IndexSnapshot] | None = None
+        self.data_loader = data_loader
 
     @property
     def location(self) -> str:
@@ -151,6 +172,8 @@ class ArchiveIndex:
         params: dict[str, Any] = {"_base": [self.url(n) for n in snapshot.base]}
         many = ", union_by_name = true" if len(snapshot.base) > 1 else ""
         base = f"read_parquet($_base{many})"
+        if not snapshot.roofline_in_base:  # a base of format 1: no roofline column
+            base = f"(SELECT *, NULL::{ROOFLINE_SQL_TYPE} AS {ROOFLINE_COLUMN} FROM {base})"
         if not snapshot.deltas:
             return base, params
         deltas = deltas_table
@@ -239,7 +262,7 @@ class ArchiveIndex:
         metrics: dict[str, str] = {}
         footprints: dict[str, None] = {}
         skipped: dict[str, None] = {}
-        for buffer in scan(entries, tally, rows_per_file, progress):
+        for buffer in scan(entries, tally, rows_per_file, progress, self.roofline_of):
             table = buffer.to_table(0).sort_by(
                 [("cluster", "ascending"), ("start_time", "ascending")]
             )
@@ -249,7 +272,7 @@ class ArchiveIndex:
             footprints.update(buffer.footprints)
             skipped.update(buffer.skipped)
         with self._write_lock:
-            self._swap(files, metrics, footprints, generation, carry_from=before)
+            self._swap(files, metrics, footprints, generation, carry_from=before, complete=True)
         return BuildReport(
             jobs=tally.jobs,
             broken=tally.broken,
@@ -266,9 +289,12 @@ class ArchiveIndex:
         metrics: dict[str, str],
         footprints: Iterable[str],
         generation: int,
+        *,
         carry_from: IndexSnapshot | None,
+        complete: bool,
     ) -> None:
-        """Publish ``base`` as the new base files (write lock held).
+        """Publish ``base`` as the new base files (write lock held); ``complete``: whether
+        they were built with roofline counts (see :attr:`IndexSnapshot.outdated`).
 
         Deltas written after ``carry_from`` was taken stay in effect (their rows are newer
         than any base row); the others are folded into ``base`` or dropped. The files no
@@ -297,6 +323,8 @@ class ArchiveIndex:
             footprints=tuple(kept),
             retired=tuple(n for n in old.files if n not in deltas) if old else (),
             built_at=time.time(),
+            roofline_in_base=True,
+            roofline_complete=complete,
         )
         self._write_manifest(new)
         if old is not None:
@@ -334,17 +362,75 @@ class ArchiveIndex:
         """Add or replace jobs (newest call wins); returns how many rows were written.
 
         Entries without meta data are ignored. Within one call, a job given twice counts
-        once (the last one). The base files are not touched.
+        once (the last one). The base files are not touched. A job given without metric
+        data keeps the roofline counts the index holds of it (one query for all of them);
+        a job the index has no counts of gets them through :meth:`roofline_of` (to count
+        a job's replaced metric data again, give it as an entry with its data).
         """
-        latest: dict[JobRef, Job] = {}
+        latest: dict[JobRef, Job | ArchiveEntry] = {}
         for item in jobs:
             job = item if isinstance(item, Job) else item.meta
             if job is not None:
-                latest[JobRef.of(job)] = job
-        buffer = RowBuffer(self.snapshot().columns if self.exists() else ())
-        for job in latest.values():
-            buffer.add(job)
+                latest[JobRef.of(job)] = item
+        exists = self.exists()
+        without_data = [r for r, i in latest.items() if not _has_data(i)]
+        known = self._known_roofline(without_data) if exists else {}
+        buffer = RowBuffer(self.snapshot().columns if exists else ())
+        for ref, item in latest.items():
+            job = item if isinstance(item, Job) else item.meta
+            assert job is not None
+            cells = known.get(ref)
+            buffer.add(job, cells if cells is not None else self.roofline_of(item))
         return self._append(buffer)
+
+    def roofline_of(self, entry: Job | ArchiveEntry) -> JobCells | None:
+        """The roofline counts of a job: from the entry's metric data, else from the data
+        the loader gives; None when there is neither (or the data cannot be read)."""
+        job = entry if isinstance(entry, Job) else entry.meta
+        if job is None:
+            return None
+        try:
+            if isinstance(entry, ArchiveEntry) and entry.data is not None:
+                return job_cells(entry.data)
+            if self.data_loader is None:
+                return None
+            return job_cells(self.data_loader(job))
+        except Exception as exc:  # derived data: the row is written without counts
+            log.warning("job %s: no roofline counts (%s)", JobRef.of(job), exc)
+            return None
+
+    def _known_roofline(self, refs: Sequence[JobRef]) -> dict[JobRef, JobCells]:
+        """The roofline counts the current state holds for ``refs`` (jobs without counts
+        are left out)."""
+        if not refs:
+            return {}
+        snap = self.snapshot()
+        keys = pa.table(
+            {
+                "cluster": pa.array([r.cluster for r in refs], pa.string()),
+                "job_id": pa.array([r.job_id for r in refs], pa.int64()),
+                "start_time": pa.array([r.start_time for r in refs], pa.int64()),
+            }
+        )
+        relation, params = self.relation(snap)
+        match = " AND ".join(f"k.{c} = i.{c}" for c in KEY_COLUMNS)
+        sql = f"""SELECT i.cluster, i.job_id, i.start_time, i.{ROOFLINE_COLUMN}
+            FROM {relation} AS i SEMI JOIN upsert_keys AS k ON {match}
+            WHERE i.{ROOFLINE_COLUMN} IS NOT NULL"""
+        con = duckdb.connect()
+        try:
+            self.register(con)
+            con.register("upsert_keys", keys)
+            rows = con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+        return {
+            JobRef(str(c), int(j), int(t)): JobCells(
+                np.array([e["cell"] for e in cells], dtype=np.int32),
+                np.array([e["n"] for e in cells], dtype=np.int64),
+            )
+            for c, j, t, cells in rows
+        }
 
     def remove(self, refs: Iterable[JobRef | Job]) -> int:
         """Hide jobs from readers by writing tombstones; returns how many were written
@@ -371,7 +457,14 @@ class ArchiveIndex:
             finally:
                 con.close()
             with self._write_lock:
-                self._swap(files, units, footprints, generation, carry_from=start)
+                self._swap(
+                    files,
+                    units,
+                    footprints,
+                    generation,
+                    carry_from=start,
+                    complete=start.roofline_complete,
+                )
         return self.snapshot()
 
     def _rewrite(

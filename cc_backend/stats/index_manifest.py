@@ -2,6 +2,13 @@
 
 The manifest is the only file of an index that is ever replaced; everything a reader needs
 to know about the current state is in it.
+
+Formats: 1 had no roofline column; 2 adds it (``roofline`` in every file written since,
+see :mod:`cc_backend.stats.index_rows`). A manifest of format 1 is still read: its state
+keeps working for every statistic, with ``roofline_in_base`` False (the base files lack the
+column, so readers put a NULL column in its place) and ``roofline_complete`` False (those
+jobs count in no roofline heatmap until the index is rebuilt; a compaction keeps that mark).
+Manifests are always written in the current format.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from cc_backend.domain.filters import check_metric_name
 from cc_backend.stats.index_rows import STATS, footprint_column, stat_column
 
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2
+#: Manifest formats this code reads.
+READABLE_FORMATS = (1, 2)
 #: Names of the data files the index writes (checked, as they reach DuckDB's file reader).
 DATA_FILE_RE = re.compile(r"(base|delta)-[0-9]+(-[0-9]+)?-[0-9a-f]+\.parquet")
 
@@ -34,10 +43,18 @@ class IndexSnapshot:
     #: Files replaced by the last build or compaction, deleted by the next one.
     retired: tuple[str, ...] = ()
     built_at: float = 0.0
+    #: Whether the base files have the roofline column (False for a format 1 base).
+    roofline_in_base: bool = True
+    #: Whether the base was built with roofline counts (False once a format 1 state was
+    #: read, kept by compactions and upserts, True again after a build).
+    roofline_complete: bool = True
+    #: The format of the manifest this state was read from.
+    read_format: int = FORMAT
 
     def to_json(self) -> bytes:
         """The manifest document."""
         data = {"format": FORMAT, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        del data["read_format"]
         return json.dumps(data, indent=1).encode()
 
     @classmethod
@@ -45,8 +62,9 @@ class IndexSnapshot:
         """Read a manifest document; InvalidInput (naming ``where``) if it is not one."""
         try:
             data = json.loads(raw)
-            if data.pop("format") != FORMAT:
-                raise ValueError("unsupported format")
+            found = data.pop("format")
+            if found not in READABLE_FORMATS:
+                raise ValueError(f"unsupported format {found!r}")
             snapshot = cls(
                 generation=int(data["generation"]),
                 version=int(data["version"]),
@@ -56,6 +74,9 @@ class IndexSnapshot:
                 footprints=tuple(map(str, data["footprints"])),
                 retired=tuple(map(str, data.get("retired", ()))),
                 built_at=float(data.get("built_at", 0.0)),
+                roofline_in_base=found >= 2 and bool(data.get("roofline_in_base", True)),
+                roofline_complete=found >= 2 and bool(data.get("roofline_complete", True)),
+                read_format=int(found),
             )
             for name in (*snapshot.metrics, *snapshot.footprints):
                 check_metric_name(name)
@@ -70,6 +91,12 @@ class IndexSnapshot:
     def files(self) -> tuple[str, ...]:
         """The data files of this state: base files, then deltas from oldest to newest."""
         return self.base + self.deltas
+
+    @property
+    def outdated(self) -> bool:
+        """Whether some jobs of this state lack roofline counts because the index was
+        written before they existed (a rebuild fills them in)."""
+        return not self.roofline_complete
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -13,6 +13,11 @@ set of metrics; files with different metric sets are read together with DuckDB's
 ``union_by_name``. Names reaching a column must match ``^[a-zA-Z0-9_]+$`` and must not
 differ from another column name by letter case only (DuckDB's identifiers ignore case);
 values that break either rule are left out and reported.
+
+The ``roofline`` column holds the job's node-level time steps per cell of the fine roofline
+grid (:mod:`cc_backend.stats.roofline_cells`) as a list of ``{cell, n}`` (sorted by cell);
+an empty list when the job has no usable time step, ``NULL`` when they were never counted
+(a row written by an index of format 1, or a job whose metric data could not be read).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from cc_backend.archive.base import ArchiveEntry
 from cc_backend.archive.layout import JobRef
 from cc_backend.domain.filters import METRIC_NAME_RE
 from cc_backend.domain.job import Job
+from cc_backend.stats.roofline_cells import JobCells
 
 #: The columns identifying a job; a reader keeps the newest row of each key.
 KEY_COLUMNS = ("cluster", "job_id", "start_time")
@@ -40,6 +46,12 @@ DELETED_COLUMN = "_deleted"
 STAT_PREFIX = "stat_"
 FOOTPRINT_PREFIX = "fp_"
 STATS = ("avg", "min", "max")
+#: The column of a job's roofline time steps per fine cell.
+ROOFLINE_COLUMN = "roofline"
+ROOFLINE_CELL = pa.struct([("cell", pa.int32()), ("n", pa.int64())])
+ROOFLINE_TYPE = pa.list_(ROOFLINE_CELL)
+#: The column's type in DuckDB's SQL (for a NULL column over files without it).
+ROOFLINE_SQL_TYPE = "STRUCT(cell INTEGER, n BIGINT)[]"
 
 TAG_TYPE = pa.struct(
     [("id", pa.int64()), ("type", pa.string()), ("name", pa.string()), ("scope", pa.string())]
@@ -90,8 +102,10 @@ def footprint_column(key: str) -> str:
 
 
 def full_schema(metrics: Iterable[str], footprints: Iterable[str]) -> pa.Schema:
-    """The scalar schema followed by the columns of ``metrics`` and ``footprints``."""
-    extra = [pa.field(stat_column(m, s), pa.float64()) for m in metrics for s in STATS]
+    """The scalar schema and the roofline column, followed by the columns of ``metrics``
+    and ``footprints``."""
+    extra = [pa.field(ROOFLINE_COLUMN, ROOFLINE_TYPE)]
+    extra += [pa.field(stat_column(m, s), pa.float64()) for m in metrics for s in STATS]
     extra += [pa.field(footprint_column(k), pa.float64()) for k in footprints]
     return pa.schema(list(SCALAR_SCHEMA) + extra)
 
@@ -118,6 +132,21 @@ def _sparse(n: int, rows: Ints, values: Floats) -> pa.Array:
     return pa.array(data, mask=mask)
 
 
+def _roofline_array(rows: list[JobCells | None]) -> pa.Array:
+    """The roofline column of ``rows`` (NULL where a row has no counts)."""
+    lengths = np.array([0 if r is None else len(r.cells) for r in rows], dtype=np.int32)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    present = [r for r in rows if r is not None]
+    cells = np.concatenate([r.cells for r in present]) if present else np.zeros(0, np.int32)
+    counts = np.concatenate([r.counts for r in present]) if present else np.zeros(0, np.int64)
+    values = pa.StructArray.from_arrays(
+        [pa.array(cells, pa.int32()), pa.array(counts, pa.int64())], fields=list(ROOFLINE_CELL)
+    )
+    mask = pa.array([r is None for r in rows], type=pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
+
+
 class RowBuffer:
     """Collects jobs (and tombstones) column by column and turns them into an Arrow table.
 
@@ -129,6 +158,7 @@ class RowBuffer:
         #: One tuple of the scalar data columns per row; a flag per row for tombstones.
         self._rows: list[tuple[object, ...]] = []
         self._deleted: list[bool] = []
+        self._roofline: list[JobCells | None] = []
         #: Metric -> (rows, avg, min, max) and footprint key -> (rows, values).
         self._stats: dict[str, tuple[Ints, Floats, Floats, Floats]] = {}
         self._footprint: dict[str, tuple[Ints, Floats]] = {}
@@ -152,8 +182,8 @@ class RowBuffer:
             return False
         return True
 
-    def add(self, job: Job) -> None:
-        """Append one job."""
+    def add(self, job: Job, roofline: JobCells | None = None) -> None:
+        """Append one job, with its roofline time steps per fine cell if counted."""
         row = len(self._deleted)
         tags = job.tags or ()
         meta = job.meta_data
@@ -184,6 +214,7 @@ class RowBuffer:
         )
         self._rows.append(values)
         self._deleted.append(False)
+        self._roofline.append(roofline)
         for metric, stats in (job.statistics or {}).items():
             entry = self._stats.get(metric)
             if entry is None:
@@ -218,6 +249,7 @@ class RowBuffer:
         """Append a row that hides ``ref`` from readers."""
         self._rows.append((ref.cluster, ref.job_id, ref.start_time, *_TOMBSTONE_TAIL))
         self._deleted.append(True)
+        self._roofline.append(None)
 
     def to_table(self, version: int) -> pa.Table:
         """The collected rows as a table; every row gets row version ``version``."""
@@ -229,6 +261,7 @@ class RowBuffer:
         ]
         arrays.append(pa.array(np.full(n, version, dtype=np.int64)))
         arrays.append(pa.array(self._deleted, type=pa.bool_()))
+        arrays.append(_roofline_array(self._roofline))
         for rows, *stats in self._stats.values():
             arrays += [_sparse(n, rows, values) for values in stats]
         arrays += [_sparse(n, rows, values) for rows, values in self._footprint.values()]
@@ -254,8 +287,11 @@ def scan(
     tally: ScanTally,
     rows: int,
     progress: Callable[[int], None] | None = None,
+    roofline: Callable[[Job | ArchiveEntry], JobCells | None] | None = None,
 ) -> Iterator[RowBuffer]:
     """Buffers of at most ``rows`` jobs from ``entries`` (at least one, maybe empty).
+
+    ``roofline`` gives an entry's roofline time steps per fine cell (None: not counted).
 
     Entries with an error are counted in ``tally`` (and indexed if they carry meta data);
     a job whose key was met before is counted as a duplicate and skipped. ``progress``
@@ -280,7 +316,7 @@ def scan(
             tally.duplicates += 1
             continue
         seen.add(key)
-        buffer.add(job)
+        buffer.add(job, None if roofline is None else roofline(entry))
         tally.jobs += 1
         if len(buffer) >= rows:
             yield buffer

@@ -23,8 +23,14 @@ from cc_backend.domain.user import User
 from cc_backend.stats.archive_stats import ArchiveStats
 from cc_backend.stats.index_filters import SqlFilter, add_visibility, filter_sql
 from cc_backend.stats.index_manifest import IndexSnapshot
-from cc_backend.stats.index_rows import footprint_column, stat_column
-from cc_backend.stats.statistics_parts import HIST_COLUMNS, GroupPart, HistColumn, JobColumns
+from cc_backend.stats.index_rows import ROOFLINE_COLUMN, footprint_column, stat_column
+from cc_backend.stats.statistics_parts import (
+    HIST_COLUMNS,
+    GroupPart,
+    HistColumn,
+    JobColumns,
+    RooflineCounts,
+)
 from cc_backend.stats.stats_results import GroupBy
 
 _GROUP_COLUMNS = {
@@ -189,6 +195,26 @@ class IndexSource:
             num_acc=ints("accs"),
             averages={m: floats(f"m{i}") for i, m in enumerate(metrics)},
         )
+
+    def roofline_counts(self) -> RooflineCounts:
+        """See :class:`~cc_backend.stats.statistics_parts.StatisticsSource`: the sum of the
+        stored counts of the matching jobs per fine cell, in one grouped query (its rows
+        with cell -1 and -2 count the jobs with and without counts). Running jobs in the
+        index (an archive rarely has one) have no counts."""
+        r = ROOFLINE_COLUMN
+        sql = f"""WITH j AS (SELECT {r} AS r FROM {{jobs}}
+                AND monitoring_status NOT IN {_WITHOUT_DATA})
+            SELECT c.cell::BIGINT AS cell, sum(c.n)::BIGINT AS n
+                FROM (SELECT unnest(r) AS c FROM j) GROUP BY c.cell
+            UNION ALL
+            SELECT -1 - (r IS NULL)::BIGINT, count(*) FROM j GROUP BY ALL"""
+        arrays = self.stats.arrays_at(self.snapshot, sql, self._where)
+        cells = np.asarray(arrays["cell"], dtype=np.int64)
+        counts = np.asarray(arrays["n"], dtype=np.int64)
+        fine = cells >= 0
+        jobs = int(counts[cells == -1].sum())
+        uncounted = int(counts[cells == -2].sum())
+        return RooflineCounts(cells[fine], counts[fine], jobs, uncounted)
 
 
 _STATISTICS_OF = """SELECT k.position, {columns} FROM db_keys AS k JOIN

@@ -29,7 +29,13 @@ from cc_backend.repository.job_filters import Condition, all_conditions
 from cc_backend.repository.rows import state_to_db
 from cc_backend.repository.schema import hpc_user, job
 from cc_backend.repository.visibility import job_visibility
-from cc_backend.stats.statistics_parts import GroupPart, HistColumn, JobColumns, add_group_parts
+from cc_backend.stats.statistics_parts import (
+    GroupPart,
+    HistColumn,
+    JobColumns,
+    RooflineCounts,
+    add_group_parts,
+)
 from cc_backend.stats.stats_results import GroupBy
 
 _GROUP_COLUMNS: dict[GroupBy, sa.ColumnElement[Any]] = {
@@ -201,6 +207,14 @@ class JobTableSource:
                 for i, m in enumerate(metrics)
             },
         )
+
+    def roofline_counts(self) -> RooflineCounts:
+        """See :class:`~cc_backend.stats.statistics_parts.StatisticsSource`: the job table
+        holds no time steps, so its jobs with metric data (running jobs, jobs waiting for
+        archiving or for their index row) are only counted as ``uncounted``."""
+        query = sa.select(sa.func.count()).where(job.c.monitoring_status.not_in(_WITHOUT_DATA))
+        rows = self._rows(query)
+        return RooflineCounts(uncounted=int(rows[0][0] or 0) if rows else 0)
 
     def job_list(self) -> list[tuple[Any, ...]]:
         """``id, job_id, start_time, duration, cluster, subcluster, num_nodes,

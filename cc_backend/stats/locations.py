@@ -33,13 +33,17 @@ def open_archive_index(archive: JobArchive, location: str | None = None) -> Arch
 
     An index beside a folder or S3 archive uses the archive's own filesystem (and so its
     credentials); the index of an SQLite archive is a folder beside the database file.
+    The index loads a job's metric data from ``archive`` for its roofline counts.
     """
     from cc_backend.archive.fsspec_backend import FsspecArchive  # noqa: PLC0415
 
+    loader = archive.load_data
     if location is not None:
-        return ArchiveIndex(location)
+        return ArchiveIndex(location, data_loader=loader)
     where = index_location_for(archive.location)
     if isinstance(archive, FsspecArchive):
         store = archive.store
-        return ArchiveIndex(store.root.rstrip("/") + INDEX_SUFFIX, filesystem=store.fs)
-    return ArchiveIndex(where)
+        return ArchiveIndex(
+            store.root.rstrip("/") + INDEX_SUFFIX, filesystem=store.fs, data_loader=loader
+        )
+    return ArchiveIndex(where, data_loader=loader)

@@ -5,6 +5,11 @@ is derived data: when a job is archived or its archived meta data changes, its r
 replaced; a failure is logged (with the advice to rebuild) and never fails the change that
 caused it. A site without an index (none built yet) is left without one: building it is
 ``cc-archive index``'s or ``cc-backend init-db``'s job.
+
+An index written by an older format (one without roofline counts, see
+:mod:`cc_backend.stats.index_manifest`) keeps answering as it is; when it is first opened,
+it is rebuilt from the archive in a background thread (logged when it starts and ends), and
+the rebuilt state replaces it in one step.
 """
 
 from __future__ import annotations
@@ -29,12 +34,21 @@ log = logging.getLogger(__name__)
 class SiteIndex:
     """The statistics index of a site's archive, opened on first use (thread-safe)."""
 
-    def __init__(self, archive: JobArchive, location: str | None = None) -> None:
+    def __init__(
+        self,
+        archive: JobArchive,
+        location: str | None = None,
+        *,
+        rebuild_outdated: bool = True,
+    ) -> None:
         self.archive = archive
         self.location = location
+        self.rebuild_outdated = rebuild_outdated
         self._lock = threading.Lock()
         self._opened = False
         self._index: ArchiveIndex | None = None
+        #: The background rebuild of an outdated index, while one runs or ran.
+        self.rebuilding: threading.Thread | None = None
 
     def index(self) -> ArchiveIndex | None:
         """The index object (its files may not exist yet), or None if the archive has no
@@ -48,7 +62,42 @@ class SiteIndex:
                 except InvalidInput as exc:
                     log.info("no statistics index for %s: %s", self.archive.location, exc.message)
                 self._opened = True
+                if self._index is not None and self.rebuild_outdated:
+                    self._start_rebuild_if_outdated(self._index)
             return self._index
+
+    def _start_rebuild_if_outdated(self, index: ArchiveIndex) -> None:
+        try:
+            if not index.exists() or not index.snapshot().outdated:
+                return
+        except Exception:  # an unreadable manifest: reported by the statistics that read it
+            log.warning(
+                "statistics index at %s: manifest unreadable", index.location, exc_info=True
+            )
+            return
+        log.warning(
+            "the statistics index at %s predates roofline counts: rebuilding it from the "
+            "archive in the background (it answers as before meanwhile)",
+            index.location,
+        )
+        self.rebuilding = threading.Thread(
+            target=self._rebuild, args=(index,), name="statistics-index-rebuild", daemon=True
+        )
+        self.rebuilding.start()
+
+    def _rebuild(self, index: ArchiveIndex) -> None:
+        try:
+            report = index.build(self.archive.iter_jobs(with_data=True))
+        except Exception:
+            log.exception("rebuilding the statistics index at %s failed", index.location)
+            return
+        log.warning(
+            "rebuilt the statistics index at %s: %d jobs (%d broken) in %.1f s",
+            index.location,
+            report.jobs,
+            report.broken,
+            report.seconds,
+        )
 
     def upsert(self, jobs: Iterable[Job]) -> None:
         """Replace the rows of ``jobs`` (archived meta data, with database ids) if the site

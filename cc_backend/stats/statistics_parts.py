@@ -121,6 +121,30 @@ class JobColumns:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RooflineCounts:
+    """Roofline time steps of the jobs of one or more sources that have metric data:
+    ``counts[i]`` time steps in fine roofline cell ``cells[i]``
+    (:mod:`cc_backend.stats.roofline_cells`; a cell may appear more than once, the counts
+    then add); ``jobs`` counts the jobs whose time steps are in it, ``uncounted`` those
+    whose time steps are not known to the source (running jobs, jobs still being archived,
+    rows written before roofline counts existed)."""
+
+    cells: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    counts: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    jobs: int = 0
+    uncounted: int = 0
+
+    def plus(self, other: RooflineCounts) -> RooflineCounts:
+        """Both together (of disjoint sets of jobs)."""
+        return RooflineCounts(
+            np.concatenate([self.cells, other.cells]).astype(np.int64),
+            np.concatenate([self.counts, other.counts]).astype(np.int64),
+            self.jobs + other.jobs,
+            self.uncounted + other.uncounted,
+        )
+
+
 class StatisticsSource(Protocol):
     """Statistics over the jobs of one source that match a request's filters and that
     the acting user may see. Every method answers over exactly the same set of jobs."""
@@ -149,4 +173,9 @@ class StatisticsSource(Protocol):
     def job_columns(self, metrics: Sequence[str]) -> JobColumns:
         """Per-job values of the jobs that have metric data (monitoring neither disabled
         nor failed), with each job's average of ``metrics``."""
+        ...
+
+    def roofline_counts(self) -> RooflineCounts:
+        """Time steps per fine roofline cell of the jobs that have metric data, as far as
+        the source knows them (see :class:`RooflineCounts`)."""
         ...

@@ -179,3 +179,21 @@ class RooflineGrid:
     min_y: float
     max_x: float
     max_y: float
+
+
+@dataclass(frozen=True, slots=True)
+class RooflineHeatmap:
+    """A roofline heatmap of time steps: ``tiles[row][col]`` (row 0: the lowest flop
+    rates) over ``grid``; ``jobs`` is how many matching jobs with metric data had their
+    time steps counted, ``uncounted`` how many did not (running jobs, jobs not yet in the
+    statistics index, rows of an index that predates roofline counts)."""
+
+    grid: RooflineGrid
+    tiles: list[list[float]]
+    jobs: int
+    uncounted: int
+
+    @property
+    def time_steps(self) -> int:
+        """The time steps inside the grid."""
+        return int(sum(sum(row) for row in self.tiles))

@@ -6,7 +6,10 @@
 query selects (``histDuration`` with ``numDurationBins``, default ``1h`` as cc-backend's
 resolver; ``histNumNodes``/``Cores``/``Accs``; ``histMetrics`` of ``metrics`` with
 ``numMetricBins``); with ``groupBy`` one row per group (sorted, paged) without histograms.
-Every answer respects the caller's visibility.
+``rooflineHeatmap`` counts every node time step of the matching archived jobs from the
+statistics index's per-job counts (running jobs and jobs not yet indexed are left out; see
+:meth:`~cc_backend.services.job_statistics.JobStatistics.roofline_time_steps`). Every
+answer respects the caller's visibility.
 """
 
 from __future__ import annotations
