@@ -26,10 +26,10 @@ projects by node hours, the duration and node-count histograms, the per-job aver
 what the page derives from them (metric histograms weighted by node hours of
 ``flops_any``, ``mem_bw`` and ``mem_used`` and a binned scatter plot of ``flops_any`` over
 ``mem_bw``), and the roofline heatmap of every time step (the client's
-``roofline_heatmap``, added here to the in-process client as the page asks it). "Raw" does
-the same work without our layers: DuckDB SQL over the index's Parquet files (binning
-included; for the heatmap the summed fine cells of the cluster's jobs, put into tiles with
-NumPy) plus one ``sqlite3`` query for the table's running jobs, one part after the other.
+``roofline_heatmap``). "Raw" does the same work without our layers: DuckDB SQL over the
+index's Parquet files (binning included; for the heatmap the summed fine cells of the
+cluster's jobs, put into tiles with NumPy) plus one ``sqlite3`` query for the table's
+running jobs, one part after the other.
 The results of both sides are compared first.
 
 Goals: the page's data in under 1 s, and within 1.5x of the raw queries (the page's load
@@ -63,7 +63,6 @@ from rich.table import Table
 
 from app.stores.analysis import (
     METRIC_BINS,
-    ROOFLINE_METRICS,
     SCATTER_BINS,
     AnalysisStore,
     roofline_grid,
@@ -74,7 +73,6 @@ from benchmarks.synthetic import DEFAULT_END
 from cc_backend.archive import open_archive_url
 from cc_backend.archive.base import ArchiveEntry
 from cc_backend.client import LocalClient
-from cc_backend.domain.filters import JobFilter
 from cc_backend.domain.job import Job, MonitoringStatus
 from cc_backend.domain.user import User
 from cc_backend.repository.database import open_database
@@ -82,7 +80,7 @@ from cc_backend.services.clusters import ClusterCatalog
 from cc_backend.services.job_statistics import ClusterSource, JobStatistics
 from cc_backend.stats import ArchiveIndex
 from cc_backend.stats.index_manifest import FORMAT
-from cc_backend.stats.roofline_cells import FINE, JobCells, point_cells
+from cc_backend.stats.roofline_cells import FINE, ROOFLINE_METRICS, JobCells, point_cells
 from cc_backend.stats.statistics_results import RooflineGrid
 
 #: The page's data must load in under this many seconds ...
@@ -178,16 +176,6 @@ class _NoSettings:
         return {}
 
 
-class _PageClient(LocalClient):
-    """The in-process client with the page's time-step heatmap question."""
-
-    async def roofline_heatmap(
-        self, grid: RooflineGrid, filters: list[JobFilter]
-    ) -> list[list[float]]:
-        service = self.backends.job_statistics
-        return await self._run(service.roofline_heatmap, grid, filters, actor=self.user)
-
-
 def page_store(scenario: Scenario) -> AnalysisStore:
     """The page's store for an admin, on the in-process client over the scenario's
     service (no other backends are asked)."""
@@ -197,7 +185,7 @@ def page_store(scenario: Scenario) -> AnalysisStore:
         tags=_NoTags(),
         user_config=_NoSettings(),
     )
-    client = _PageClient(backends, User.build("analyst", ["admin"]))  # type: ignore[arg-type]
+    client = LocalClient(backends, User.build("analyst", ["admin"]))  # type: ignore[arg-type]
     return AnalysisStore(
         client,
         cluster=scenario.cluster,
@@ -550,11 +538,7 @@ def compare(store: AnalysisStore, raw: Raw) -> dict[str, bool]:
         )
         for m in HISTOGRAM_METRICS
     )
-    heatmap = (
-        store.heatmap is not None
-        and store.heatmap.time_steps
-        and np.array_equal(store.heatmap.tiles, raw.heatmap())
-    )
+    heatmap = store.heatmap is not None and np.array_equal(store.heatmap.tiles, raw.heatmap())
     scatter = bool(store.scatters) and store.scatters[0].jobs == found["scatter"]
     return {
         "summary": summary,

@@ -12,11 +12,9 @@ job table, through the client), over all matching jobs, never a sample:
   hours and the scatter plots of metric pairs (binned into a grid when there are more jobs
   than a browser draws as points);
 - the roofline heatmap on cc-backend's 50 x 50 grid (GraphQL's ``rooflineHeatmap``): every
-  node time step of every matching finished job, from the per-job counts the statistics
-  index keeps (no time series is loaded; running jobs and jobs not yet indexed are left
-  out). A client without that question (``roofline_heatmap``) gets the older heatmap of
-  one point per job at its averages of ``flops_any`` and ``mem_bw``, derived from the
-  footprints with :func:`~cc_backend.stats.binning.roofline_tiles`.
+  node time step of every matching finished job, at its values of ``flops_any`` and
+  ``mem_bw``, from the per-job counts the statistics index keeps (no
+  time series is loaded; running jobs and jobs not yet indexed are left out).
 
 The chosen metrics are cc-backend's settings ``analysis_view_histogramMetrics`` and
 ``analysis_view_scatterPlotMetrics`` (defaults as cc-backend's). :meth:`AnalysisStore.load`
@@ -38,21 +36,19 @@ from numpy.typing import NDArray
 
 from app.filters import JobQuery
 from app.stores.base import Store
-from app.stores.jobs import FootprintField, JobListStore
+from app.stores.jobs import FootprintField, footprint_fields
 from cc_backend.client.base import JobsHistograms
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import CCError, NotFound
 from cc_backend.domain.filters import JobFilter, PageRequest
 from cc_backend.domain.tag import Tag
 from cc_backend.domain.units import prefix_factor
-from cc_backend.stats.binning import roofline_tiles
 from cc_backend.stats.statistics_results import Footprints, JobsStatistics, RooflineGrid
 from cc_backend.stats.stats_results import GroupBy, SortBy
 
 __all__ = [
     "CATEGORIES",
     "HISTOGRAM_METRICS_KEY",
-    "ROOFLINE_METRICS",
     "SCATTER_METRICS_KEY",
     "AnalysisStore",
     "Category",
@@ -73,8 +69,6 @@ DEFAULT_SCATTER_METRICS = (
     ("flops_any", "cpu_load"),
     ("cpu_load", "mem_bw"),
 )
-#: The metrics of the roofline: flop rate and memory bandwidth (per-job averages).
-ROOFLINE_METRICS = ("flops_any", "mem_bw")
 #: Entries in each top list.
 TOP_COUNT = 10
 #: Bins of a metric histogram (cc-backend's analysis view draws 50).
@@ -232,32 +226,16 @@ def roofline_grid(cluster: Cluster) -> RooflineGrid:
 
 @dataclass(frozen=True)
 class RooflineHeatmap:
-    """Points per roofline tile: ``tiles[row][col]``, row 0 the lowest flop rates. A point
-    is a node time step (``time_steps``) or, from a client without time-step heatmaps, a
-    job at its averages."""
+    """Node time steps per roofline tile: ``tiles[row][col]`` over ``grid``, row 0 the
+    lowest flop rates."""
 
     grid: RooflineGrid
     tiles: _Floats
-    time_steps: bool = False
 
     @property
-    def points(self) -> int:
-        """The points inside the grid."""
+    def time_steps(self) -> int:
+        """The node time steps inside the grid."""
         return int(self.tiles.sum())
-
-    @property
-    def jobs(self) -> int:
-        """The jobs inside the grid (per-job heatmaps only; else the time steps)."""
-        return self.points
-
-
-def _to_giga(cluster: Cluster, metric: str, values: _Floats) -> _Floats:
-    try:
-        prefix = cluster.metric(metric).unit.prefix
-    except NotFound:
-        return values
-    factor = prefix_factor(prefix, "G")
-    return values * factor if factor != 1.0 else values
 
 
 class AnalysisStore(Store):
@@ -311,12 +289,10 @@ class AnalysisStore(Store):
         return [m.name for m in found.metrics] if found is not None else []
 
     def footprint_fields(self) -> list[FootprintField]:
-        """The footprint values the filter form offers (the job list's rule)."""
-        return JobListStore.footprint_fields(self)  # type: ignore[arg-type]
-
-    def _relevant_clusters(self) -> list[Cluster]:
+        """The footprint values the filter form offers for the cluster (the job list's
+        rule)."""
         found = self.site_cluster
-        return [found] if found is not None else []
+        return footprint_fields([found] if found is not None else [])
 
     def unit(self, metric: str) -> str:
         """The unit of ``metric`` on the cluster (empty when unknown)."""
@@ -330,7 +306,7 @@ class AnalysisStore(Store):
 
     def _metrics(self) -> list[str]:
         wanted = [*self.histogram_metrics, *(m for pair in self.scatter_pairs for m in pair)]
-        return list(dict.fromkeys([*wanted, *ROOFLINE_METRICS]))
+        return list(dict.fromkeys(wanted))
 
     def _key(self) -> tuple[Any, ...]:
         return (self.cluster, tuple(self.query.replace(cluster=self.cluster).to_pairs()))
@@ -449,58 +425,48 @@ class AnalysisStore(Store):
         if self._current(generation):
             self.histograms = found
 
-    def _time_step_heatmap(self) -> Any:
-        """The client's ``roofline_heatmap(grid, filters)`` (None: it has none)."""
-        return getattr(self.client, "roofline_heatmap", None)
-
     async def load_heatmap(self, generation: int | None = None) -> None:
         """The roofline heatmap of every time step of the matching jobs (see the module
-        docstring); nothing to do for a client without it (see :meth:`load_footprints`)."""
-        ask_client, cluster = self._time_step_heatmap(), self.site_cluster
-        if ask_client is None or cluster is None:
+        docstring)."""
+        cluster = self.site_cluster
+        if cluster is None:
             return
         filters, grid = self.filters(), roofline_grid(cluster)
 
         async def ask() -> list[list[float]]:
-            return list(await ask_client(grid, filters))
+            return await self.client.roofline_heatmap(grid, filters)
 
         found = await self.fetch(("heatmap", self._key()), ask)
         if self._current(generation):
             self.heatmap = (
                 None
                 if found is None
-                else RooflineHeatmap(grid, np.asarray(found, dtype=np.float64), time_steps=True)
+                else RooflineHeatmap(grid, np.asarray(found, dtype=np.float64))
             )
 
     async def load_footprints(self, generation: int | None = None) -> None:
-        """Per-job averages of the chosen metrics (and the roofline's), and what is drawn
-        of them: weighted histograms, scatter plots, and the per-job roofline heatmap for
-        a client without time-step heatmaps."""
+        """Per-job averages of the chosen metrics, and what is drawn of them: weighted
+        histograms and scatter plots."""
         filters, metrics = self.filters(), self._metrics()
+        if not metrics:  # nothing chosen: nothing to ask
+            if self._current(generation):
+                self.param.update(metric_histograms=[], scatters=[])
+            return
 
         async def ask() -> Footprints:
             return await self.client.jobs_footprints(metrics, filters)
 
         found = await self.fetch(("footprints", tuple(metrics), self._key()), ask)
-        cluster = self.site_cluster
-        if not self._current(generation) or cluster is None:
+        if not self._current(generation):
             return
-        per_job_heatmap = self._time_step_heatmap() is None
         if found is None:
-            cleared: dict[str, Any] = {"metric_histograms": [], "scatters": []}
-            self.param.update(**cleared, **({"heatmap": None} if per_job_heatmap else {}))
+            self.param.update(metric_histograms=[], scatters=[])
             return
-        derived = self._derived(found, cluster)
-        if not per_job_heatmap:
-            del derived["heatmap"]
-        self.param.update(**derived)
+        self.param.update(**self._derived(found))
 
-    def _derived(self, found: Footprints, cluster: Cluster) -> dict[str, Any]:
+    def _derived(self, found: Footprints) -> dict[str, Any]:
         values = {m.metric: np.asarray(m.data, dtype=np.float64) for m in found.metrics}
         node_hours = np.asarray(found.time_weights.node_hours, dtype=np.float64) / 60.0
-        flops, bandwidth = (_to_giga(cluster, m, values[m]) for m in ROOFLINE_METRICS)
-        grid = roofline_grid(cluster)
-        tiles = np.asarray(roofline_tiles(flops, bandwidth, grid), dtype=np.float64)
         histograms = [
             weighted_histogram(m, self.unit(m), values[m], node_hours)
             for m in self.histogram_metrics
@@ -512,7 +478,6 @@ class AnalysisStore(Store):
             if x in values and y in values
         ]
         return {
-            "heatmap": RooflineHeatmap(grid, tiles),
             "metric_histograms": histograms,
             "scatters": scatters,
         }

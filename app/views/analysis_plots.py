@@ -44,16 +44,15 @@ def _axis(metric: str, unit: str) -> str:
 
 
 def heatmap_figure(heatmap: RooflineHeatmap, cluster: Cluster | None) -> figure:
-    """The heatmap's tiles as coloured rectangles on log-log axes (colour: time steps or
-    jobs per tile, log scale) under the roofs of ``cluster``'s subclusters."""
+    """The heatmap's tiles as coloured rectangles on log-log axes (colour: node time steps
+    per tile, log scale) under the roofs of ``cluster``'s subclusters."""
     grid = heatmap.grid
     x_edges = np.logspace(np.log10(grid.min_x), np.log10(grid.max_x), grid.cols + 1)
     y_edges = np.logspace(np.log10(grid.min_y), np.log10(grid.max_y), grid.rows + 1)
     rows, cols = np.nonzero(heatmap.tiles)
     counts = heatmap.tiles[rows, cols]
-    what = "time steps" if heatmap.time_steps else "jobs"
     plot = figure(
-        title=f"Roofline heatmap ({heatmap.points:,} {what})",
+        title=f"Roofline heatmap ({heatmap.time_steps:,} time steps)",
         name="roofline-heatmap",
         height=_HEIGHT + 60,
         sizing_mode="stretch_width",
@@ -64,7 +63,7 @@ def heatmap_figure(heatmap: RooflineHeatmap, cluster: Cluster | None) -> figure:
         x_axis_label="Arithmetic intensity [Flop/B]",
         y_axis_label="Performance [GFlop/s]",
         tools="pan,wheel_zoom,box_zoom,reset,save,hover",
-        tooltips=[(what, "@count{0,0}")],
+        tooltips=[("time steps", "@count{0,0}")],
         toolbar_location="above",
     )
     mapper = LogColorMapper(
@@ -83,7 +82,7 @@ def heatmap_figure(heatmap: RooflineHeatmap, cluster: Cluster | None) -> figure:
         left="left", right="right", bottom="bottom", top="top", source=source,
         fill_color={"field": "count", "transform": mapper}, line_color=None,
     )  # fmt: skip
-    plot.add_layout(ColorBar(color_mapper=mapper, title="Jobs", width=8), "right")
+    plot.add_layout(ColorBar(color_mapper=mapper, title="Time steps", width=8), "right")
     for i, sub in enumerate(cluster.sub_clusters if cluster is not None else []):
         ceilings = ceilings_of(sub)
         if ceilings.bandwidth <= 0:
@@ -178,17 +177,15 @@ class JobDistributions(pn.viewable.Viewer):
 
 
 def heatmap_caption(heatmap: RooflineHeatmap) -> str:
-    """What the heatmap counts, said under it."""
-    if heatmap.time_steps:
-        return (
-            "**Roofline heatmap**: every node time step of every matching finished job "
-            "(flops_any against flops_any / mem_bw), counted when the job was archived. "
-            "Running jobs and jobs not yet in the statistics index are not included."
-        )
-    return (
-        "**Roofline heatmap**: every matching job with metric data, once, at its "
-        "averages of flops_any and mem_bw."
+    """What the heatmap counts, said under it (and that it is empty, when it is)."""
+    caption = (
+        "**Roofline heatmap**: every node time step of every matching finished job "
+        "(flops_any against flops_any / mem_bw), counted when the job was archived. "
+        "Running jobs and jobs not yet in the statistics index are not included."
     )
+    if heatmap.time_steps == 0:
+        caption += " No time step of the matching jobs is counted yet."
+    return caption
 
 
 class RooflineHeatmapView(pn.viewable.Viewer):

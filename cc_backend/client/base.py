@@ -38,6 +38,7 @@ from cc_backend.stats.statistics_results import (
     JobsStatistics,
     JobStats,
     MetricHistoPoints,
+    RooflineGrid,
 )
 from cc_backend.stats.stats_results import GroupBy, HistoPoint, SortBy
 
@@ -325,6 +326,18 @@ class Client(Protocol):
         and its time weights, aligned, over all matching jobs the user may see that have
         metric data (GraphQL's ``jobsFootprints``, without a job limit).
         :class:`InvalidInput` for a malformed metric name."""
+        ...
+
+    async def roofline_heatmap(
+        self, grid: RooflineGrid, filters: Sequence[JobFilter] = ()
+    ) -> list[list[float]]:
+        """How many node time steps of the matching jobs the user may see fall into each
+        tile of ``grid`` (GraphQL's ``rooflineHeatmap``): ``grid.rows`` lists of
+        ``grid.cols`` counts, row 0 the lowest flop rates; x is the arithmetic intensity
+        (``flops_any / mem_bw``), y the flop rate, both on log scales. Counted from the
+        statistics index, so running jobs and jobs not yet indexed are left out.
+        :class:`InvalidInput` for a grid without tiles or with bounds that are not
+        positive and increasing."""
         ...
 
     # -- systems and node views (support and admins) ---------------------------------------

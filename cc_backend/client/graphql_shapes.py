@@ -45,6 +45,7 @@ __all__ = [
     "FOOTPRINTS_FIELDS",
     "JOB_FIELDS",
     "JOB_STATS_FIELDS",
+    "ROOFLINE_HEATMAP_QUERY",
     "cluster_from_graphql",
     "error_from_graphql",
     "footprints_from_graphql",
@@ -247,6 +248,15 @@ def footprints_from_graphql(data: dict[str, Any]) -> Footprints:
         ),
         tuple(MetricFootprints(str(m["metric"]), _nan_floats(m["data"])) for m in data["metrics"]),
     )
+
+
+#: ``rooflineHeatmap``: node time steps per tile of a grid (``[[Float!]!]!``).
+ROOFLINE_HEATMAP_QUERY = """
+query ($filter: [JobFilter!]!, $rows: Int!, $cols: Int!,
+       $minX: Float!, $minY: Float!, $maxX: Float!, $maxY: Float!) {
+  rooflineHeatmap(filter: $filter, rows: $rows, cols: $cols,
+                  minX: $minX, minY: $minY, maxX: $maxX, maxY: $maxY)
+}"""
 
 
 # -- cluster status ----------------------------------------------------------------------

@@ -46,6 +46,7 @@ from cc_backend.client.graphql_shapes import (
     NODE_METRICS_QUERY,
     NODE_REPORTS_QUERY,
     NODE_STATES_TIMED_QUERY,
+    ROOFLINE_HEATMAP_QUERY,
     cluster_from_graphql,
     cluster_metrics_from_graphql,
     error_from_graphql,
@@ -92,6 +93,7 @@ from cc_backend.stats.statistics_results import (
     JobStats,
     MetricHistoPoint,
     MetricHistoPoints,
+    RooflineGrid,
 )
 from cc_backend.stats.stats_results import GroupBy, HistoPoint, SortBy
 from cc_backend.web.errors import error_for_status
@@ -548,6 +550,21 @@ class HttpClient:
         variables = {"filter": [_dump(f) for f in filters], "metrics": list(metrics)}
         data = await self._graphql(_FOOTPRINTS, variables)
         return footprints_from_graphql(data["jobsFootprints"])
+
+    async def roofline_heatmap(
+        self, grid: RooflineGrid, filters: Sequence[JobFilter] = ()
+    ) -> list[list[float]]:
+        variables = {
+            "filter": [_dump(f) for f in filters],
+            "rows": grid.rows,
+            "cols": grid.cols,
+            "minX": grid.min_x,
+            "minY": grid.min_y,
+            "maxX": grid.max_x,
+            "maxY": grid.max_y,
+        }
+        data = await self._graphql(ROOFLINE_HEATMAP_QUERY, variables)
+        return [[float(v) for v in row] for row in data["rooflineHeatmap"]]
 
     # -- cluster status (status dashboards) ------------------------------------------------
 

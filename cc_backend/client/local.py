@@ -55,7 +55,12 @@ from cc_backend.services.user_admin import (
     UserSettings,
     site_token_signer,
 )
-from cc_backend.stats.statistics_results import Footprints, JobsStatistics, JobStats
+from cc_backend.stats.statistics_results import (
+    Footprints,
+    JobsStatistics,
+    JobStats,
+    RooflineGrid,
+)
 from cc_backend.stats.stats_results import GroupBy, SortBy
 
 if TYPE_CHECKING:
@@ -353,6 +358,12 @@ class LocalClient:
     ) -> Footprints:
         service = self.backends.job_statistics
         return await self._run(service.footprints, list(metrics), filters, actor=self.user)
+
+    async def roofline_heatmap(
+        self, grid: RooflineGrid, filters: Sequence[JobFilter] = ()
+    ) -> list[list[float]]:
+        service = self.backends.roofline_heatmaps
+        return await self._run(service.roofline_heatmap, grid, filters, actor=self.user)
 
     # -- cluster status (status dashboards) ------------------------------------------------
 

@@ -1,14 +1,10 @@
 """The analysis page's roofline heatmap of time steps: what the store draws is the service's
-answer for the page's cluster and filters, over the in-process client and over HTTP.
-
-The clients here add the question ``roofline_heatmap(grid, filters)`` to the site's
-clients, as the store asks it (the in-process one calls the service, the HTTP one
-GraphQL's ``rooflineHeatmap``); without it the store falls back to the per-job heatmap
-(see test_analysis_store.py)."""
+answer for the page's cluster and filters, over the in-process client and over HTTP
+(GraphQL's ``rooflineHeatmap``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,48 +14,11 @@ from app.filters import JobQuery
 from app.stores.analysis import AnalysisStore, roofline_grid
 from app.views.analysis_plots import RooflineHeatmapView, heatmap_caption
 from cc_backend.client import HttpClient, LocalClient
-from cc_backend.domain.filters import JobFilter
 from cc_backend.domain.job import Job, MonitoringStatus
 from cc_backend.domain.jobdata import JobData
 from cc_backend.domain.user import User
 from cc_backend.server import Backends
-from cc_backend.stats.statistics_results import RooflineGrid
 from tests.conftest import Api
-
-HEATMAP = """
-query ($filter: [JobFilter!]!, $rows: Int!, $cols: Int!,
-       $minX: Float!, $minY: Float!, $maxX: Float!, $maxY: Float!) {
-  rooflineHeatmap(filter: $filter, rows: $rows, cols: $cols,
-                  minX: $minX, minY: $minY, maxX: $maxX, maxY: $maxY)
-}
-"""
-
-
-class TimeStepLocalClient(LocalClient):
-    async def roofline_heatmap(
-        self, grid: RooflineGrid, filters: Sequence[JobFilter] = ()
-    ) -> list[list[float]]:
-        service = self.backends.job_statistics
-        return await self._run(service.roofline_heatmap, grid, filters, actor=self.user)
-
-
-class TimeStepHttpClient(HttpClient):
-    async def roofline_heatmap(
-        self, grid: RooflineGrid, filters: Sequence[JobFilter] = ()
-    ) -> list[list[float]]:
-        variables = {
-            "filter": [
-                f.model_dump(mode="json", by_alias=True, exclude_none=True) for f in filters
-            ],
-            "rows": grid.rows,
-            "cols": grid.cols,
-            "minX": grid.min_x,
-            "minY": grid.min_y,
-            "maxX": grid.max_x,
-            "maxY": grid.max_y,
-        }
-        data = await self._graphql(HEATMAP, variables)
-        return [[float(v) for v in row] for row in data["rooflineHeatmap"]]
 
 
 def node_metric(values: list[float], base: str, host: str) -> dict[str, Any]:
@@ -117,46 +76,47 @@ def _expected(backends: Backends, store: AnalysisStore) -> np.ndarray:
 async def test_the_heatmap_counts_every_time_step_of_the_clusters_jobs(
     backends: Backends, archived: dict[str, Job]
 ) -> None:
-    store = AnalysisStore(TimeStepLocalClient(backends, backends.users.get("sue")), cluster="fritz")
+    store = AnalysisStore(LocalClient(backends, backends.users.get("sue")), cluster="fritz")
     await store.load()
 
     assert store.error == ""
     assert store.heatmap is not None
-    assert store.heatmap.time_steps
-    assert store.heatmap.points == 5  # alice's three and carol's two, not bob's on alex
+    assert store.heatmap.grid == roofline_grid(backends.clusters.get("fritz"))
+    assert store.heatmap.time_steps == 5  # alice's three and carol's two, not bob's on alex
     assert np.array_equal(store.heatmap.tiles, _expected(backends, store))
     assert [s.jobs for s in store.scatters][:1] == [2]  # the averages still load once
 
     await store.update(query=JobQuery(users=("carol",), user_match="eq"))
-    assert store.heatmap.points == 2
+    assert store.heatmap.time_steps == 2
     assert np.array_equal(store.heatmap.tiles, _expected(backends, store))
 
 
 async def test_over_http_the_heatmap_is_the_same(
     backends: Backends, archived: dict[str, Job], api: Api, token_for: Callable[..., str]
 ) -> None:
-    local = AnalysisStore(TimeStepLocalClient(backends, backends.users.get("sue")), cluster="fritz")
-    remote = AnalysisStore(TimeStepHttpClient(api.base, token_for("root")), cluster="fritz")
+    local = AnalysisStore(LocalClient(backends, backends.users.get("sue")), cluster="fritz")
+    remote = AnalysisStore(HttpClient(api.base, token_for("root")), cluster="fritz")
     await local.load()
     await remote.load()
 
     assert remote.error == ""
     assert remote.heatmap is not None
     assert local.heatmap is not None
-    assert remote.heatmap.time_steps
+    assert remote.heatmap.time_steps == 5
     assert np.array_equal(remote.heatmap.tiles, local.heatmap.tiles)
 
 
 async def test_the_caption_says_what_is_counted_and_what_is_left_out(
     backends: Backends, archived: dict[str, Job]
 ) -> None:
-    store = AnalysisStore(TimeStepLocalClient(backends, backends.users.get("sue")), cluster="fritz")
+    store = AnalysisStore(LocalClient(backends, backends.users.get("sue")), cluster="fritz")
     await store.load()
     assert store.heatmap is not None
 
     caption = heatmap_caption(store.heatmap)
     assert "every node time step" in caption
     assert "Running jobs" in caption
+    assert "No time step" not in caption
     view = RooflineHeatmapView(store)
     text = view.__panel__().objects[0].object
     assert text == caption

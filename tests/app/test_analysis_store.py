@@ -1,6 +1,7 @@
 """The analysis page's store against a real site (in-process client): statistics over every
 matching job of the page's cluster, what it derives from the per-job averages, and how
-changes and failures show."""
+changes and failures show. The roofline heatmap of archived time steps is specified in
+test_analysis_roofline.py."""
 
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ async def test_metric_histograms_weigh_each_job_by_its_node_hours(
     assert by_metric["mem_used"].total_jobs == 0  # a footprint of the maximum, no averages
 
 
-async def test_scatter_plots_and_the_roofline_use_every_job_with_averages(
+async def test_scatter_plots_use_every_job_with_averages(
     backends: Backends, jobs: dict[str, int]
 ) -> None:
     store = _store(backends)
@@ -153,9 +154,20 @@ async def test_scatter_plots_and_the_roofline_use_every_job_with_averages(
         (200, 100),
         (400, 20),
     ]
+
+
+async def test_the_roofline_heatmap_counts_time_steps_not_job_averages(
+    backends: Backends, jobs: dict[str, int]
+) -> None:
+    store = _store(backends)
+    await store.load()
+
     assert store.heatmap is not None
+    assert store.heatmap.grid == roofline_grid(backends.clusters.get("fritz"))
     assert store.heatmap.tiles.shape == (50, 50)
-    assert store.heatmap.jobs == 4
+    # the jobs have footprint averages but no archived time steps: none is drawn
+    assert store.heatmap.time_steps == 0
+    assert store.scatters[0].jobs == 4
 
 
 async def test_filters_narrow_every_part_and_the_cluster_stays_the_pages(
@@ -170,8 +182,6 @@ async def test_filters_narrow_every_part_and_the_cluster_stays_the_pages(
     assert store.summary is not None
     assert store.summary.total_jobs == 1
     assert [r.id for r in store.top_users] == ["carol"]
-    assert store.heatmap is not None
-    assert store.heatmap.jobs == 1
     assert [h.total_jobs for h in store.metric_histograms][:2] == [1, 1]
 
 
@@ -192,6 +202,13 @@ async def test_the_users_saved_metrics_are_drawn_and_changes_load_their_averages
 
     assert [h.metric for h in store.metric_histograms] == ["mem_bw"]
     assert [(s.x_metric, s.y_metric) for s in store.scatters] == [("cpu_load", "flops_any")]
+
+    await store.update(histogram_metrics=[], scatter_pairs=[])
+
+    assert store.error == ""
+    assert store.metric_histograms == []
+    assert store.scatters == []
+    assert store.heatmap is not None  # the roofline heatmap needs no chosen metric
 
 
 async def test_an_unknown_cluster_or_category_is_a_message(

@@ -176,16 +176,28 @@ def test_the_heatmap_draws_one_tile_per_occupied_cell_under_the_roofs(
     assert sorted(data["count"].tolist()) == [1.0, 3.0]
     assert np.allclose(sorted(data["left"].tolist()), [0.01, 10**0.5])
     assert len(_glyphs(plot, Line)) == len(cluster.sub_clusters)
-    assert "4 jobs" in plot.title.text
+    assert "4 time steps" in plot.title.text
 
 
 async def test_the_roofline_view_draws_the_stores_heatmap(store: AnalysisStore) -> None:
-    caption, pane = RooflineHeatmapView(store).__panel__().objects
+    view = RooflineHeatmapView(store)
+    caption, pane = view.__panel__().objects
 
-    assert "at its averages" in caption.object
-
+    assert "every node time step" in caption.object
+    assert "No time step" in caption.object  # the jobs here have no archived time steps
     [quads] = _glyphs(pane.object, Quad)
-    assert quads.data_source.data["count"].sum() == 3
+    assert quads.data_source.data["count"].size == 0
+
+    assert store.heatmap is not None
+    tiles = np.zeros_like(store.heatmap.tiles)
+    tiles[3, 4] = 7.0
+    store.heatmap = RooflineHeatmap(store.heatmap.grid, tiles)
+
+    caption, pane = view.__panel__().objects
+    assert "No time step" not in caption.object
+    [quads] = _glyphs(pane.object, Quad)
+    assert quads.data_source.data["count"].tolist() == [7.0]
+    assert "7 time steps" in pane.object.title.text
 
 
 async def test_metric_histograms_plot_node_hours_per_bin(store: AnalysisStore) -> None:
