@@ -41,13 +41,16 @@ class PageSpec:
     ``route`` is the public path; ``{name}`` marks a path parameter (one segment), which
     the builder finds in ``context.path_params``. A trailing slash is optional when the
     page is opened. ``title`` may name path parameters too (``"Job {id}"``). ``roles``:
-    a user needs any one of them, else the server answers 403.
+    a user needs any one of them, else the server answers 403. ``public_layout``: the page
+    is shown without the navigation header (no links, no user name), as for a wall screen;
+    the roles still apply.
     """
 
     route: str
     title: str
     build: PageBuilder
     roles: frozenset[Role] = VIEWER_ROLES
+    public_layout: bool = False
 
     def __post_init__(self) -> None:
         if not self.route.startswith("/"):

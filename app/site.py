@@ -12,8 +12,9 @@ passes the results of these functions to Panel's server:
 A page is built by :func:`render_page`: it reads the user from the session cookie again
 (roles as the database has them now), builds a :class:`~app.context.PageContext` with a
 client acting as that user, calls the page's builder and puts the result into the
-template. A builder that raises ``PermissionDenied`` or ``NotFound`` gets the 403 or 404
-content instead.
+template (:func:`page_view`; without the navigation header for a page with
+``public_layout``). A builder that raises ``PermissionDenied`` or ``NotFound`` gets the
+403 or 404 content instead.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "build_content",
     "configure_panel",
     "extra_routes",
+    "page_view",
     "panel_apps",
     "render_page",
 ]
@@ -136,14 +138,29 @@ def render_page(site: AppSite, page: PageSpec) -> Any:
     )
     path = page.href(**params)
     context = PageContext(user, site.client_for(user), path, params, query, theme)
-    header = header_pane(user, navigation_for(user, site.pages, clusters=()), theme, path)
-    template = page_template(
-        title=page.title_for(params),
+    return page_view(site, page, context)
+
+
+def page_view(site: AppSite, page: PageSpec, context: PageContext) -> pn.template.BootstrapTemplate:
+    """``page``'s content for ``context`` in the site's template: below the navigation
+    header, or alone for a page with ``public_layout`` (a wall screen: no links, no
+    user name)."""
+    header = None if page.public_layout else _header(site, context)
+    return page_template(
+        title=page.title_for(dict(context.path_params)),
         header=header,
-        theme=theme,
+        theme=context.theme,
         content=build_content(page, context),
-        base_url=path.rstrip("/") or "/",
+        base_url=context.path.rstrip("/") or "/",
     )
+
+
+def _header(site: AppSite, context: PageContext) -> pn.pane.HTML:
+    """The navigation header of ``context``'s user; when the user's navigation has
+    per-cluster links, they are added once the page has loaded (the clusters are asked
+    for then)."""
+    user, theme, path = context.user, context.theme, context.path
+    header = header_pane(user, navigation_for(user, site.pages, clusters=()), theme, path)
     if _wants_clusters(user, site.pages):
 
         async def add_cluster_links() -> None:
@@ -151,7 +168,7 @@ def render_page(site: AppSite, page: PageSpec) -> Any:
             header.object = header_html(user, navigation_for(user, site.pages, names), theme, path)
 
         pn.state.onload(add_cluster_links)
-    return template
+    return header
 
 
 def _first(query: dict[str, list[str]], name: str) -> str | None:

@@ -88,10 +88,11 @@ def header_pane(
 
 
 def page_template(
-    *, title: str, header: pn.pane.HTML, theme: Theme, content: Any, base_url: str = ""
+    *, title: str, header: pn.pane.HTML | None, theme: Theme, content: Any, base_url: str = ""
 ) -> pn.template.BootstrapTemplate:
-    """``content`` below ``header`` (see :func:`header_pane`) in the site's template,
-    titled ``"<title> - ClusterCockpit"`` (just the site's name on the start page).
+    """``content`` below ``header`` (see :func:`header_pane`; ``None``: no navigation, for
+    a public page) in the site's template, titled ``"<title> - ClusterCockpit"`` (just the
+    site's name on the start page).
 
     ``base_url`` is the page's path without a trailing slash: Panel derives the location
     of its files from the path a page was opened with, so ``/monitoring/users/`` would load
@@ -103,6 +104,6 @@ def page_template(
         base_url=base_url,
         theme=theme,
         header_background="#0072b5" if theme == "default" else "#1b2838",
-        header=[header],
+        header=[] if header is None else [header],
         main=[content],
     )

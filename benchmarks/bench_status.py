@@ -30,9 +30,9 @@ Timed, alternately, in every round:
 
 Prints, per part, the client call's time next to its raw query's and their ratio, then the
 store's whole load (all parts at once) next to the raw queries one after the other; progress
-on stdout. ``--state-indexes`` first adds covering indexes on ``node_state`` (time stamp,
-state, node) to the node state database, which the schema does not have (yet); without
-it they are dropped again.
+on stdout. The node state database is opened as a site opens its job database: brought to
+the schema's newest revision (with the ``node_state`` time indexes of migration 0003),
+which the raw queries then use as well.
 """
 
 from __future__ import annotations
@@ -206,24 +206,6 @@ def node_states_for(
         db.close()
     partial.rename(path)
     return path
-
-
-#: Covering indexes for state counts over a recent window (not in the schema yet).
-STATE_INDEXES = {
-    "node_state_time_state": "node_state (time_stamp, node_state, node_id)",
-    "node_state_time_health": "node_state (time_stamp, health_state, node_id)",
-}
-
-
-def set_state_indexes(path: Path, wanted: bool) -> None:
-    """Create (``wanted``) or drop the :data:`STATE_INDEXES` in the node state database."""
-    with sqlite3.connect(path) as conn:
-        for name, target in STATE_INDEXES.items():
-            if wanted:
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
-            else:
-                conn.execute(f"DROP INDEX IF EXISTS {name}")
-        conn.execute("ANALYZE")
 
 
 # -- metric data ----------------------------------------------------------------------------
@@ -482,11 +464,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--nodes", type=_positive, default=None, help="only the first N nodes report (all)"
     )
-    parser.add_argument(
-        "--state-indexes",
-        action="store_true",
-        help="add covering indexes on node_state (time_stamp, state, node_id) first",
-    )
     parser.add_argument("--data", type=Path, default=Path("benchmarks/data"))
     args = parser.parse_args(argv)
 
@@ -496,11 +473,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     index, _built = index_for(jobs_path, "finished")
     fritz = clusters.get(CLUSTER)
     states_path = node_states_for(args.data, fritz, args.days, now, args.seed, limit=args.nodes)
-    set_state_indexes(states_path, args.state_indexes)
     metric_store = metric_store_for(clusters, args.metric_hours, now, args.nodes)
     metric_data = CCMetricStoreData(clusters.get, metric_store.query)
     jobs_db = open_database(f"sqlite:///{jobs_path}", migrate=False)
-    states_db = open_database(f"sqlite:///{states_path}", migrate=False)
+    states_db = open_database(f"sqlite:///{states_path}")  # newest schema, as a site has it
     job_statistics = JobStatistics(
         jobs_db, clusters, index, short_seconds=SHORT_SECONDS, clock=lambda: now
     )
@@ -530,7 +506,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         loads, times = measure(lambda: loop.run_until_complete(store.refresh()), parts, args.repeat)
         facts = {
-            "state_indexes": args.state_indexes,
             "jobs": args.jobs,
             "running": whole.running_jobs,
             "nodes": whole.nodes_total,

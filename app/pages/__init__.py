@@ -48,7 +48,11 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("/monitoring/status/{cluster}", "{cluster} Dashboard", status_page, roles=STAFF_ROLES),
     PageSpec(
-        "/monitoring/dashboard/{cluster}", "{cluster} Dashboard", dashboard_page, roles=STAFF_ROLES
+        "/monitoring/dashboard/{cluster}",
+        "{cluster} Dashboard",
+        dashboard_page,
+        roles=STAFF_ROLES,
+        public_layout=True,  # a wall screen: no navigation, no user name
     ),
     PageSpec(
         "/monitoring/systems/{cluster}",

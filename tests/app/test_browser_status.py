@@ -169,6 +169,7 @@ async def test_the_status_page_shows_the_cluster_and_can_stop_refreshing(
     await tab.page.locator(".top-users .tabulator-row").first.wait_for(timeout=WAIT)
     html: Any = await tab.page.evaluate(DEEP_HTML)
     assert any(name in html for name in demo.names)  # the internal page names people
+    assert await tab.page.locator("nav.cc-nav .username").inner_text() == "root"
     await tab.screenshot("status-fritz")
 
     await tab.page.locator(".auto-refresh").click()
@@ -188,6 +189,9 @@ async def test_the_public_dashboard_names_nobody(tab: Tab, demo: StatusSite) -> 
     shown = sorted(name for name in demo.names if name in html)
     assert shown == []
     assert await tab.page.locator(".top-users").count() == 0
+    assert "cc-nav" not in html  # no navigation header: no links, no logged-in user name
+    assert 'class="username"' not in html
+    assert await tab.page.locator("a[href='/logout']").count() == 0
     await tab.screenshot("dashboard-fritz")
     assert tab.errors == []
     assert tab.foreign_requests() == []

@@ -46,3 +46,10 @@ def test_the_template_holds_header_and_content() -> None:
     assert list(template.main) == [content]
     home = page_template(title="ClusterCockpit", header=header, theme="default", content="x")
     assert home.title == "ClusterCockpit"
+
+
+def test_a_public_page_has_no_header() -> None:
+    content = pn.pane.Markdown("wall")
+    template = page_template(title="fritz Dashboard", header=None, theme="dark", content=content)
+    assert list(template.header) == []
+    assert list(template.main) == [content]

@@ -11,7 +11,6 @@ for gaps, which the ``NullableFloat`` scalar writes as ``null``.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ariadne import QueryType
 
-from cc_backend.domain.cluster import Aggregation, MetricScope
+from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.jobdata import JobData, JobMetric, StatsSeries
 from cc_backend.repository.nodes import SchedulerState
+from cc_backend.services.cluster_status import ClusterStatusReader, as_json
 from cc_backend.services.node_overview import NodeOverview
 from cc_backend.web.graphql.context import Info, context_of
 from cc_backend.web.graphql.resolvers.common import parse_id
@@ -307,47 +307,12 @@ async def resolve_cluster_metrics(
     context.require_staff("cluster metric data")
     backends = context.backends
     start, stop = _window(arguments.get("from"), to)
+    reader = ClusterStatusReader(backends.clusters.get, backends.metric_data)
 
     def load() -> dict[str, Any]:
-        found = backends.clusters.get(cluster)
-        data = backends.metric_data(cluster).load_node_data(
-            cluster, metrics, None, [MetricScope.NODE], start=start, stop=stop
+        combined = reader.cluster_metrics(
+            cluster, metrics, start=start, stop=stop, actor=context.user
         )
-        hosts_with_data = [h for h, host_data in data.items() if len(host_data)]
-        combined = []
-        names = metrics or sorted({n for host_data in data.values() for n in host_data.metrics()})
-        for name in names:
-            series = [
-                s.data
-                for host_data in data.values()
-                if name in host_data
-                for m in host_data[name].values()
-                for s in m.series
-            ]
-            if not series:
-                continue
-            config = found.metric(name)
-            length = max(len(s) for s in series)
-            stacked = np.full((len(series), length), math.nan)
-            for row, values in enumerate(series):
-                stacked[row, : len(values)] = values
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps stay NaN
-                values = (
-                    np.nanmean(stacked, axis=0)
-                    if config.aggregation is Aggregation.AVG
-                    else np.where(
-                        np.isnan(stacked).all(axis=0), math.nan, np.nansum(stacked, axis=0)
-                    )
-                )
-            combined.append(
-                {
-                    "name": name,
-                    "unit": config.unit.model_dump(exclude_none=True),
-                    "timestep": config.timestep,
-                    "data": _floats(values),
-                }
-            )
-        return {"nodeCount": len(hosts_with_data), "metrics": combined}
+        return as_json(combined)
 
     return await context.run(load)

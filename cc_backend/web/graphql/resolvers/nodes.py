@@ -12,18 +12,16 @@ from typing import Any
 
 from ariadne import ObjectType, QueryType
 
-from cc_backend.domain.errors import InvalidInput, NotFound
-from cc_backend.repository.nodes import NodeFilter, NodeStatus, StateColumn, StatesOverTime
+from cc_backend.domain.errors import NotFound
+from cc_backend.repository.nodes import NodeFilter, NodeStatus, StatesOverTime
+from cc_backend.services.cluster_status import state_column
 from cc_backend.web.graphql.context import Info, context_of
 from cc_backend.web.graphql.resolvers.common import parse_id, selects, validated_list
 
-__all__ = ["STATE_COLUMNS", "node_type", "query"]
+__all__ = ["node_type", "query"]
 
 query = QueryType()
 node_type = ObjectType("Node")
-
-#: ``nodeStatesTimed``'s ``type`` argument -> the state that is counted.
-STATE_COLUMNS: dict[str, StateColumn] = {"node": "node_state", "health": "health_state"}
 
 for _graphql, _python in (
     ("subCluster", "subcluster"),
@@ -111,8 +109,6 @@ async def resolve_node_states_timed(
 ) -> list[StatesOverTime]:
     context = context_of(info)
     context.require_staff("node data")
-    column = STATE_COLUMNS.get(type)
-    if column is None:
-        raise InvalidInput(f"unknown node state type {type!r} (known: node, health)")
+    column = state_column(type)
     filters = validated_list(NodeFilter, filter, "filter")
     return await context.run(context.backends.nodes.state_counts_over_time, filters, column)
