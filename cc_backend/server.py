@@ -40,6 +40,7 @@ from cc_backend.services.clusters import ClusterCatalog
 from cc_backend.services.job_changes import JobChanges
 from cc_backend.services.job_lifecycle import JobLifecycle
 from cc_backend.services.job_statistics import JobStatistics
+from cc_backend.services.roofline_heatmap import RooflineHeatmaps
 from cc_backend.site import site_database_url
 from cc_backend.stats.site_index import SiteIndex
 from cc_backend.tasks.periodic import PeriodicTasks
@@ -76,6 +77,7 @@ class Backends:
     job_metric_data: JobMetricData
     statistics_index: SiteIndex
     job_statistics: JobStatistics
+    roofline_heatmaps: RooflineHeatmaps
     archiving: Archiver
     lifecycle: JobLifecycle
     job_changes: JobChanges
@@ -103,6 +105,12 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
     metric_store = _open_metric_store(config, clusters)
     metric_data = MetricDataSources(config, clusters.get, metric_store)
     statistics_index = SiteIndex(archive)
+    job_statistics = JobStatistics(
+        db,
+        clusters,
+        statistics_index.index(),
+        short_seconds=config.main.short_running_jobs_duration,
+    )
     archiving = Archiver(
         jobs,
         tags,
@@ -131,17 +139,25 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
             resampling=ResamplingPolicy.from_config(config.main.resampling),
         ),
         statistics_index=statistics_index,
-        job_statistics=JobStatistics(
-            db,
-            clusters,
-            statistics_index.index(),
-            short_seconds=config.main.short_running_jobs_duration,
+        job_statistics=job_statistics,
+        roofline_heatmaps=RooflineHeatmaps(
+            job_statistics,
+            jobs,
+            metric_data,
+            lookback=_metric_retention(config),
         ),
         archiving=archiving,
         lifecycle=JobLifecycle(jobs, tags, nodes, clusters, archiving),
         job_changes=JobChanges(jobs, tags, archive, index=statistics_index),
         authenticator=ApiAuthenticator.from_config(config, secrets, users.get),
     )
+
+
+def _metric_retention(config: Config) -> float | None:
+    """How far back metric stores keep data: the built-in store's ``retention-in-memory``
+    (None: no limit)."""
+    settings = config.metric_store or MetricStoreConfig()
+    return settings.retention_in_memory.total_seconds() or None
 
 
 def _open_metric_store(config: Config, clusters: ClusterCatalog) -> MetricStore | None:

@@ -12,9 +12,9 @@ job table, through the client), over all matching jobs, never a sample:
   hours and the scatter plots of metric pairs (binned into a grid when there are more jobs
   than a browser draws as points);
 - the roofline heatmap on cc-backend's 50 x 50 grid (GraphQL's ``rooflineHeatmap``): every
-  node time step of every matching finished job, at its values of ``flops_any`` and
-  ``mem_bw``, from the per-job counts the statistics index keeps (no
-  time series is loaded; running jobs and jobs not yet indexed are left out).
+  node time step of every matching job, at its values of ``flops_any`` and ``mem_bw``:
+  finished jobs from the per-job counts the statistics index keeps, running jobs from the
+  metric store (:class:`~cc_backend.services.roofline_heatmap.RooflineHeatmaps`).
 
 The chosen metrics are cc-backend's settings ``analysis_view_histogramMetrics`` and
 ``analysis_view_scatterPlotMetrics`` (defaults as cc-backend's). :meth:`AnalysisStore.load`

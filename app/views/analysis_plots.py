@@ -179,9 +179,10 @@ class JobDistributions(pn.viewable.Viewer):
 def heatmap_caption(heatmap: RooflineHeatmap) -> str:
     """What the heatmap counts, said under it (and that it is empty, when it is)."""
     caption = (
-        "**Roofline heatmap**: every node time step of every matching finished job "
-        "(flops_any against flops_any / mem_bw), counted when the job was archived. "
-        "Running jobs and jobs not yet in the statistics index are not included."
+        "**Roofline heatmap**: every node time step of every matching job "
+        "(flops_any against flops_any / mem_bw): finished jobs as counted when they were "
+        "archived, running jobs from the metric store (as far back as it keeps data). Jobs "
+        "not yet in the statistics index are not included."
     )
     if heatmap.time_steps == 0:
         caption += " No time step of the matching jobs is counted yet."

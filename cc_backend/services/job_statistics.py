@@ -25,7 +25,9 @@ time step of every matching finished job from the counts the index keeps per job
 (:mod:`cc_backend.stats.roofline_cells`, no time series is loaded per request), binned by
 fine cell, and leaves out the jobs the index has no counts of (running jobs, jobs not yet
 indexed), where cc-backend loads the time series of at most 500 jobs, running ones from the
-metric store; ``jobsMetricStats`` gives statistics only for jobs the index holds.
+metric store; running jobs are added by
+:class:`~cc_backend.services.roofline_heatmap.RooflineHeatmaps`. ``jobsMetricStats`` gives
+statistics only for jobs the index holds.
 """
 
 from __future__ import annotations

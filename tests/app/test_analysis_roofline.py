@@ -115,7 +115,7 @@ async def test_the_caption_says_what_is_counted_and_what_is_left_out(
 
     caption = heatmap_caption(store.heatmap)
     assert "every node time step" in caption
-    assert "Running jobs" in caption
+    assert "running jobs from the metric store" in caption
     assert "No time step" not in caption
     view = RooflineHeatmapView(store)
     text = view.__panel__().objects[0].object

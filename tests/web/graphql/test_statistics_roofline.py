@@ -1,5 +1,6 @@
-"""GraphQL's rooflineHeatmap over archived jobs with time steps: the service's answer, with
-the caller's visibility and filters."""
+"""GraphQL's rooflineHeatmap over archived jobs with time steps and running jobs with
+metrics in the built-in store: the service's answer, with the caller's visibility and
+filters."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from cc_backend.domain.job import Job, MonitoringStatus
 from cc_backend.domain.jobdata import JobData
 from cc_backend.server import Backends
 from cc_backend.stats.statistics_results import RooflineGrid
+from tests.metric_lines import node_samples, recent_start, to_payload
 from tests.web.graphql.conftest import PEOPLE, GraphQL, Seeded
 
 HEATMAP = """
@@ -85,7 +87,7 @@ async def test_the_heatmap_is_the_services_answer(
     filters: list[dict[str, Any]],
 ) -> None:
     tiles = (await gql(HEATMAP, variables(filters), role=role)).ok()["rooflineHeatmap"]
-    service = backends.job_statistics.roofline_heatmap(
+    service = backends.roofline_heatmaps.roofline_heatmap(
         GRID, [JobFilter.model_validate(f) for f in filters], actor=PEOPLE[role]
     )
     assert tiles == service
@@ -96,3 +98,42 @@ async def test_the_heatmap_is_the_services_answer(
 async def test_a_grid_without_rows_is_bad_input(gql: GraphQL, archived: list[Job]) -> None:
     wanted = {**variables([]), "rows": 0}
     assert (await gql(HEATMAP, wanted)).codes == ["BAD_USER_INPUT"]
+
+
+def flops_and_bandwidth(metric: str, _host: str, _position: int, step: int) -> float:
+    """Per hardware thread 0.5 GFlop/s times (step + 1), 2 GB/s per socket."""
+    return 0.5 * (step + 1) if metric == "flops_any" else 2.0
+
+
+@pytest.mark.parametrize(("role", "counted"), [("admin", True), ("user", True), ("manager", False)])
+async def test_running_jobs_add_their_time_steps_from_the_metric_store(
+    gql: GraphQL,
+    backends: Backends,
+    archived: list[Job],
+    make_job: Callable[..., Job],
+    role: str,
+    counted: bool,
+) -> None:
+    steps, host = 8, "f0150"
+    start = recent_start(steps + 1)
+    samples = node_samples(
+        backends.clusters.get("fritz"),
+        host,
+        ["flops_any", "mem_bw"],
+        start,
+        steps,
+        value=flops_and_bandwidth,
+    )
+    assert backends.metric_store is not None
+    assert backends.metric_store.ingest(to_payload(samples)).rejected == 0
+    job = make_job(user="alice", startTime=start, resources=[{"hostname": host}])
+    backends.jobs.add(job)
+    only = [{"jobId": {"eq": str(job.job_id)}}]
+
+    tiles = (await gql(HEATMAP, variables([]), role=role)).ok()["rooflineHeatmap"]
+    running = (await gql(HEATMAP, variables(only), role=role)).ok()["rooflineHeatmap"]
+
+    assert sum(map(sum, running)) == (steps if counted else 0)
+    before = {"admin": 5, "user": 3, "manager": 0}[role]
+    assert sum(map(sum, tiles)) == before + sum(map(sum, running))
+    assert tiles == backends.roofline_heatmaps.roofline_heatmap(GRID, [], actor=PEOPLE[role])

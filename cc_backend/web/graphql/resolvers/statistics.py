@@ -1,15 +1,17 @@
 """The statistics queries: ``jobsStatistics``, ``jobsMetricStats``, ``jobsFootprints`` and
 ``rooflineHeatmap``, translated onto :class:`~cc_backend.services.job_statistics.JobStatistics`
-(the job table and the archive's statistics index, over all matching jobs).
+(the job table and the archive's statistics index, over all matching jobs) and, for the
+heatmap, :class:`~cc_backend.services.roofline_heatmap.RooflineHeatmaps`.
 
 ``jobsStatistics`` without ``groupBy`` answers one row of totals, with the histograms the
 query selects (``histDuration`` with ``numDurationBins``, default ``1h`` as cc-backend's
 resolver; ``histNumNodes``/``Cores``/``Accs``; ``histMetrics`` of ``metrics`` with
 ``numMetricBins``); with ``groupBy`` one row per group (sorted, paged) without histograms.
-``rooflineHeatmap`` counts every node time step of the matching archived jobs from the
-statistics index's per-job counts (running jobs and jobs not yet indexed are left out; see
-:meth:`~cc_backend.services.job_statistics.JobStatistics.roofline_time_steps`). Every
-answer respects the caller's visibility.
+``rooflineHeatmap`` counts every node time step of the matching jobs: archived ones from
+the statistics index's per-job counts, running ones from one metric data request per
+cluster (jobs not yet indexed are left out; see
+:mod:`cc_backend.services.roofline_heatmap`). Every answer respects the caller's
+visibility.
 """
 
 from __future__ import annotations
@@ -221,7 +223,9 @@ async def resolve_roofline_heatmap(
     grid = RooflineGrid(rows, cols, minX, minY, maxX, maxY)
 
     def load() -> list[list[float]]:
-        tiles = context.backends.job_statistics.roofline_heatmap(grid, filters, actor=context.user)
+        tiles = context.backends.roofline_heatmaps.roofline_heatmap(
+            grid, filters, actor=context.user
+        )
         return [[0.0 if math.isnan(v) else float(v) for v in row] for row in tiles]
 
     return await context.run(load)
