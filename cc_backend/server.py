@@ -39,6 +39,7 @@ from cc_backend.services.archiving import Archiver
 from cc_backend.services.clusters import ClusterCatalog
 from cc_backend.services.job_changes import JobChanges
 from cc_backend.services.job_lifecycle import JobLifecycle
+from cc_backend.services.job_metric_stats import JobMetricStats
 from cc_backend.services.job_statistics import JobStatistics
 from cc_backend.services.roofline_heatmap import RooflineHeatmaps
 from cc_backend.site import site_database_url
@@ -78,6 +79,7 @@ class Backends:
     statistics_index: SiteIndex
     job_statistics: JobStatistics
     roofline_heatmaps: RooflineHeatmaps
+    job_metric_stats: JobMetricStats
     archiving: Archiver
     lifecycle: JobLifecycle
     job_changes: JobChanges
@@ -145,6 +147,9 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
             jobs,
             metric_data,
             lookback=_metric_retention(config),
+        ),
+        job_metric_stats=JobMetricStats(
+            job_statistics, jobs, metric_data, lookback=_metric_retention(config)
         ),
         archiving=archiving,
         lifecycle=JobLifecycle(jobs, tags, nodes, clusters, archiving),

@@ -21,7 +21,9 @@ The compared metrics are the list's plotted metrics (cc-backend's
 2. ``job_metric_stats`` (GraphQL ``jobsMetricStats``) for the statistics, restricted to
    the listed jobs' database ids, so that both answers name the same jobs.
 
-A job without archived statistics (a running job) is compared without values.
+A running job's statistics come from the metric store (a finished one's from the archive's
+statistics index); a job without any (not yet archived, or running without metric data) is
+compared without values.
 """
 
 from __future__ import annotations

@@ -289,7 +289,7 @@ def _summary(store: JobCompareStore) -> tuple[str, str]:
     if without:
         text += (
             f" {without:,} of them {'has' if without == 1 else 'have'} no statistics yet "
-            "(running or not archived)."
+            "(not yet archived, or running without metric data)."
         )
     return text, ""
 

@@ -347,7 +347,7 @@ class LocalClient:
     async def job_metric_stats(
         self, filters: Sequence[JobFilter] = (), metrics: Sequence[str] | None = None
     ) -> list[JobStats]:
-        service = self.backends.job_statistics
+        service = self.backends.job_metric_stats
         wanted = None if metrics is None else list(metrics)
         return await self._run(service.job_metric_stats, filters, actor=self.user, metrics=wanted)
 

@@ -14,19 +14,10 @@ host, same conversion to ``G`` units, same binning), so that a running job count
 it will once archived. A node shared by several running jobs counts for each of them, as
 cc-backend counts per job.
 
-The request's window starts at the full hour at or before the earliest start, and ends now.
-Where a job's samples begin is found from its start time: sample ``i`` of a series belongs
-to the ``i``-th time step from the window's start, so a job takes its hosts' samples from
-``round((job start - window start) / timestep)`` on, the sample a request from the job's
-start would begin with. Starting the window on a full hour puts it on the store's time grid
-whenever the samples lie on whole multiples of their time step (as collectors send them)
-and the time step divides an hour; then this is exact. Otherwise a job may gain or lose the
-one time step at its start.
-
-Samples older than ``lookback`` seconds (up to the full hour before) are not asked for: the
-server passes the built-in store's ``retention-in-memory``, since a store keeps nothing
-older and would only send padding for every host of the request. A job running longer is
-counted over that window.
+How the request's window is chosen (a full hour, bounded by ``lookback``: the server passes
+the built-in store's ``retention-in-memory``) and where each job's samples begin is
+described in :mod:`cc_backend.services.running_metrics`, which this module shares with the
+job comparison's statistics.
 
 A cluster whose metric data source cannot answer (a dead store, an unsupported kind) costs
 only its own running jobs: they are left out and counted as not counted, and the failure is
@@ -36,34 +27,30 @@ logged once (again only after the source has answered in between).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from cc_backend.domain.cluster import MetricScope
-from cc_backend.domain.errors import BackendUnavailable, NotFound
 from cc_backend.domain.filters import JobFilter
-from cc_backend.domain.job import Job, JobState, MonitoringStatus
-from cc_backend.domain.jobdata import JobData, JobMetric, MetricStatistics, Series
+from cc_backend.domain.job import Job
 from cc_backend.domain.user import User
-from cc_backend.metricdata.base import MetricDataRepository, NodeData
+from cc_backend.metricdata.base import MetricDataRepository
 from cc_backend.repository.jobs import JobRepository
 from cc_backend.services.job_statistics import JobStatistics
+from cc_backend.services.running_metrics import (
+    RunningNodeData,
+    running_job_data,
+    running_jobs,
+    window_start,
+)
 from cc_backend.stats.roofline_cells import ROOFLINE_METRICS, JobCells, job_cells, tiles_from_cells
 from cc_backend.stats.statistics_results import RooflineGrid, RooflineHeatmap
 
 __all__ = ["RooflineHeatmaps", "RunningCounts", "running_job_data"]
 
 log = logging.getLogger(__name__)
-
-#: Monitoring states of jobs without metric data (counted in no heatmap, as the index does).
-_WITHOUT_DATA = (MonitoringStatus.DISABLED, MonitoringStatus.ARCHIVING_FAILED)
-_RUNNING = JobFilter(state=[JobState.RUNNING])
-#: Request windows start on a full hour (see the module docstring).
-_HOUR = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +97,9 @@ class RooflineHeatmaps:
         self.metric_data = metric_data
         self.lookback = lookback
         self._clock = clock
-        self._failing: set[str] = set()
-        self._lock = threading.Lock()
+        self._node_data = RunningNodeData(
+            metric_data, log=log, what="roofline heatmap", consequence="not counted"
+        )
 
     def roofline_heatmap(
         self, grid: RooflineGrid, filters: Sequence[JobFilter] = (), *, actor: User | None
@@ -152,8 +140,7 @@ class RooflineHeatmaps:
     ) -> list[Job]:
         """The running jobs with metric data among those matching ``filters`` that
         ``actor`` may see (``now`` resolves named time ranges and running durations)."""
-        found = self.jobs.query([*filters, _RUNNING], actor=actor, now=now).items
-        return [j for j in found if j.monitoring_status not in _WITHOUT_DATA]
+        return running_jobs(self.jobs, filters, actor=actor, now=now)
 
     def count_running(self, jobs: Iterable[Job], *, now: int) -> RunningCounts:
         """The time steps of ``jobs`` (running) from their start until ``now`` per fine
@@ -164,67 +151,14 @@ class RooflineHeatmaps:
         per_job: dict[int, JobCells] = {}
         uncounted: list[int] = []
         for cluster, members in sorted(by_cluster.items()):
-            start = min(j.start_time for j in members)
-            if self.lookback is not None:
-                start = max(start, now - int(self.lookback))
-            start -= start % _HOUR
-            data = self._node_data(cluster, members, start, max(now, start))
+            start = window_start(members, now=now, lookback=self.lookback)
+            data = self._node_data.read(
+                cluster, members, ROOFLINE_METRICS, start=start, stop=max(now, start)
+            )
             for job in members:
                 if data is None:
                     uncounted.append(job.id or 0)
                 else:
-                    per_job[job.id or 0] = job_cells(running_job_data(job, data, start))
+                    data_of_job = running_job_data(job, data, start, ROOFLINE_METRICS)
+                    per_job[job.id or 0] = job_cells(data_of_job)
         return RunningCounts(per_job, tuple(uncounted))
-
-    def _node_data(self, cluster: str, jobs: list[Job], start: int, stop: int) -> NodeData | None:
-        """``flops_any`` and ``mem_bw`` of every host of ``jobs`` at node scope, or None
-        (logged once) when the cluster's metric data source cannot answer."""
-        hosts = sorted({r.hostname for j in jobs for r in j.resources})
-        try:
-            source = self.metric_data(cluster)
-            data = source.load_node_data(
-                cluster, ROOFLINE_METRICS, hosts, [MetricScope.NODE], start=start, stop=stop
-            )
-        except (BackendUnavailable, NotFound) as exc:
-            with self._lock:
-                first = cluster not in self._failing
-                self._failing.add(cluster)
-            if first:
-                log.warning(
-                    "roofline heatmap: %d running job(s) of cluster %s not counted: %s",
-                    len(jobs),
-                    cluster,
-                    exc,
-                )
-            return None
-        with self._lock:
-            recovered = cluster in self._failing
-            self._failing.discard(cluster)
-        if recovered:
-            log.info("roofline heatmap: metric data of cluster %s readable again", cluster)
-        return data
-
-
-def running_job_data(job: Job, data: NodeData, start: int) -> JobData:
-    """The roofline metrics of ``job`` out of node data asked from ``start`` (Unix
-    seconds): the node-scope series of its hosts, each from the job's start on (see the
-    module docstring for how that sample is found)."""
-    hosts = [r.hostname for r in job.resources]
-    result: dict[str, dict[MetricScope, JobMetric]] = {}
-    for metric in ROOFLINE_METRICS:
-        parts: list[Series] = []
-        template: JobMetric | None = None
-        for host in hosts:
-            found = data.get(host)
-            node = None if found is None else found.root.get(metric, {}).get(MetricScope.NODE)
-            if node is None:
-                continue
-            template = template or node
-            step = max(node.timestep, 1)
-            skip = max((job.start_time - start + step // 2) // step, 0)
-            for series in node.series:
-                samples = series.data[skip:]
-                parts.append(Series.trusted(host, series.id, MetricStatistics.of(samples), samples))
-        if template is not None:
-            result[metric] = {MetricScope.NODE: template.model_copy(update={"series": parts})}
-    return JobData(result)

@@ -153,7 +153,8 @@ class NamedStats:
 @dataclass(frozen=True, slots=True)
 class JobStats:
     """One job with its metric statistics (cc-backend's ``JobStats``); ``stats`` is empty
-    for a job the archive index does not hold (a running job)."""
+    for a job without statistics: not yet in the archive index and, if running, without
+    samples in its metric store."""
 
     id: int
     job_id: str

@@ -125,14 +125,14 @@ async def test_all_matching_jobs_are_compared_with_two_requests(compared: Compar
     assert len(store.jobs) == DEMO_JOBS + 2
     starts = [j.stats.start_time for j in store.jobs]
     assert starts == sorted(starts)  # oldest first
-    expected = compared.backends.job_statistics.job_metric_stats(actor=None, metrics=METRICS)
+    expected = compared.backends.job_metric_stats.job_metric_stats(actor=None, metrics=METRICS)
     assert [(j.id, _values(j)) for j in store.jobs] == [
         (e.id, {s.name: (s.data.min, s.data.avg, s.data.max) for s in e.stats}) for e in expected
     ]
     by_id = {j.id: j for j in store.jobs}
     alice = by_id[compared.alice_running]
     assert (alice.user, alice.project, alice.state) == ("alice", "project-a", JobState.RUNNING)
-    assert alice.stats.stats == ()  # running: no statistics yet
+    assert alice.stats.stats == ()  # running, no samples in the metric store: none
     assert all(j.user and j.project for j in store.jobs)
     assert store.unit_of("mem_bw") == "GB/s"
     assert store.unit_of("nonexistent") == ""

@@ -39,7 +39,7 @@ async def test_every_job_comes_with_its_statistics_in_start_order(
 ) -> None:
     found = await client_for("root").job_metric_stats(metrics=METRICS)
 
-    expected = backends.job_statistics.job_metric_stats(actor=None, metrics=METRICS)
+    expected = backends.job_metric_stats.job_metric_stats(actor=None, metrics=METRICS)
     assert _summary(found) == _summary(expected)
     assert found == expected  # every field, the counts of resources too
     assert len(found) == DEMO_JOBS + 1
@@ -51,7 +51,7 @@ async def test_every_job_comes_with_its_statistics_in_start_order(
         for stat in job.stats:
             assert stat.data.min <= stat.data.avg <= stat.data.max
     [running] = [j for j in found if j.id == indexed.alice_running]
-    assert running.stats == ()  # no archived statistics yet
+    assert running.stats == ()  # running, nothing in the metric store: none
 
 
 async def test_filters_choose_the_jobs_and_metrics_the_statistics(

@@ -1,14 +1,17 @@
-"""The statistics queries over the seeded jobs, checked against sums computed here."""
+"""The statistics queries over the seeded jobs, checked against sums computed here; the
+job comparison's statistics of a running job against the samples of the metric store."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from cc_backend.domain.job import Job, JobState
 from cc_backend.server import Backends
+from tests.metric_lines import combine, node_samples, pick, recent_start, to_payload
 from tests.web.graphql.conftest import PEOPLE, GraphQL, Seeded
 
 STATISTICS = """
@@ -109,3 +112,63 @@ async def test_footprints_list_every_job_with_its_weights(
 async def test_a_bad_histogram_bin_name_is_bad_input(gql: GraphQL, seeded: Seeded) -> None:
     query = '{ jobsStatistics(numDurationBins: "7d") { histDuration { value } } }'
     assert (await gql(query)).codes == ["BAD_USER_INPUT"]
+
+
+METRIC_STATS = """
+query ($filter: [JobFilter!], $metrics: [String!]) {
+  jobsMetricStats(filter: $filter, metrics: $metrics) {
+    id jobId startTime duration cluster subCluster numNodes numHWThreads numAccelerators
+    stats { name data { avg min max } }
+  }
+}
+"""
+
+
+def _ramp_of_bandwidth(metric: str, host: str, position: int, step: int) -> float:
+    """2 GB/s per socket plus the step, for every metric asked."""
+    del metric, host, position
+    return 2.0 + step
+
+
+@pytest.mark.parametrize(("role", "sees"), [("admin", True), ("user", True), ("manager", False)])
+async def test_job_metric_stats_give_running_jobs_the_statistics_of_the_metric_store(
+    gql: GraphQL,
+    seeded: Seeded,
+    backends: Backends,
+    make_job: Callable[..., Job],
+    role: str,
+    sees: bool,
+) -> None:
+    steps, host = 6, "f0150"
+    start = recent_start(steps + 1)
+    fritz = backends.clusters.get("fritz")
+    samples = node_samples(fritz, host, ["mem_bw"], start, steps, value=_ramp_of_bandwidth)
+    assert backends.metric_store is not None
+    assert backends.metric_store.ingest(to_payload(samples)).rejected == 0
+    job = make_job(user="alice", startTime=start, resources=[{"hostname": host}])
+    running = backends.jobs.add(job)
+    node = combine(pick(samples, metric="mem_bw"), "sum")
+    only = [{"jobId": {"eq": str(job.job_id)}}]
+
+    answer = (await gql(METRIC_STATS, {"filter": only, "metrics": ["mem_bw"]}, role=role)).ok()
+    everything = (await gql(METRIC_STATS, {"metrics": ["mem_bw"]}, role=role)).ok()
+
+    found = answer["jobsMetricStats"]
+    if not sees:
+        assert found == []
+        return
+    assert [row["id"] for row in found] == [running]
+    mean = round(sum(node) / len(node), 2)
+    wanted = {"avg": mean, "min": min(node), "max": max(node)}
+    assert found[0]["stats"] == [{"name": "mem_bw", "data": wanted}]
+    service = backends.job_metric_stats.job_metric_stats(actor=PEOPLE[role], metrics=["mem_bw"])
+    rows = everything["jobsMetricStats"]
+    assert [row["id"] for row in rows] == [j.id for j in service]
+    assert [len(row["stats"]) for row in rows] == [len(j.stats) for j in service]
+
+
+async def test_job_metric_stats_of_a_bad_metric_name_are_bad_input(
+    gql: GraphQL, seeded: Seeded
+) -> None:
+    wanted = {"metrics": ["no such metric!"]}
+    assert (await gql(METRIC_STATS, wanted)).codes == ["BAD_USER_INPUT"]

@@ -1,7 +1,8 @@
 """The statistics queries: ``jobsStatistics``, ``jobsMetricStats``, ``jobsFootprints`` and
 ``rooflineHeatmap``, translated onto :class:`~cc_backend.services.job_statistics.JobStatistics`
 (the job table and the archive's statistics index, over all matching jobs) and, for the
-heatmap, :class:`~cc_backend.services.roofline_heatmap.RooflineHeatmaps`.
+heatmap and the job statistics, :class:`~cc_backend.services.roofline_heatmap.RooflineHeatmaps`
+and :class:`~cc_backend.services.job_metric_stats.JobMetricStats`.
 
 ``jobsStatistics`` without ``groupBy`` answers one row of totals, with the histograms the
 query selects (``histDuration`` with ``numDurationBins``, default ``1h`` as cc-backend's
@@ -10,8 +11,9 @@ resolver; ``histNumNodes``/``Cores``/``Accs``; ``histMetrics`` of ``metrics`` wi
 ``rooflineHeatmap`` counts every node time step of the matching jobs: archived ones from
 the statistics index's per-job counts, running ones from one metric data request per
 cluster (jobs not yet indexed are left out; see
-:mod:`cc_backend.services.roofline_heatmap`). Every answer respects the caller's
-visibility.
+:mod:`cc_backend.services.roofline_heatmap`); ``jobsMetricStats`` takes running jobs'
+statistics the same way (:mod:`cc_backend.services.job_metric_stats`). Every answer
+respects the caller's visibility.
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ async def resolve_jobs_metric_stats(
     filters = validated_list(JobFilter, filter, "filter")
 
     def load() -> list[dict[str, Any]]:
-        found = context.backends.job_statistics.job_metric_stats(
+        found = context.backends.job_metric_stats.job_metric_stats(
             filters, actor=context.user, metrics=metrics
         )
         return [

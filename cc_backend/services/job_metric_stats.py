@@ -1,0 +1,126 @@
+"""Per-metric statistics of the matching jobs, finished and running (GraphQL's
+``jobsMetricStats``, the job comparison).
+
+Finished jobs take their statistics from the statistics index
+(:meth:`~cc_backend.services.job_statistics.JobStatistics.job_metric_stats`). Running jobs
+have none there: their samples are in the metric store. They get theirs here, per request,
+without a request per job: the running jobs without statistics among the matching ones
+(same filters, same visibility) are read from the job table, and each cluster's metric data
+source is asked once at node scope for the wanted metrics on every host those jobs use
+(see :mod:`cc_backend.services.running_metrics` for the window and how a job's samples are
+found). Each job's statistics are then derived from its own hosts' samples since its start
+as the archiver derives them (:meth:`~cc_backend.domain.jobdata.JobData.meta_statistics`:
+``avg`` the sum of the node averages over the number of nodes, ``min``/``max`` the extremes
+of the nodes; metrics without finite statistics left out), so that a running job compares
+as it will once archived.
+
+A cluster whose metric data source cannot answer costs only its own running jobs: they keep
+no statistics, and the failure is logged once (again only after the source has answered in
+between).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from cc_backend.domain.filters import JobFilter
+from cc_backend.domain.job import Job
+from cc_backend.domain.user import User
+from cc_backend.metricdata.base import MetricDataRepository
+from cc_backend.repository.jobs import JobRepository
+from cc_backend.services.job_statistics import JobStatistics
+from cc_backend.services.running_metrics import (
+    RunningNodeData,
+    running_job_data,
+    running_jobs,
+    window_start,
+)
+from cc_backend.stats.statistics_results import JobStats, MetricStatistics, NamedStats
+
+__all__ = ["JobMetricStats"]
+
+log = logging.getLogger(__name__)
+
+
+class JobMetricStats:
+    """Job statistics of finished jobs (``statistics``) and running jobs (``jobs``, their
+    samples from ``metric_data(cluster)``).
+
+    ``clock`` gives "now"; ``lookback`` (seconds, None: no limit) bounds how far back the
+    metric stores are asked. Blocking (SQL, DuckDB, metric store requests): call it off the
+    event loop. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        statistics: JobStatistics,
+        jobs: JobRepository,
+        metric_data: Callable[[str], MetricDataRepository],
+        *,
+        lookback: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.statistics = statistics
+        self.jobs = jobs
+        self.lookback = lookback
+        self._clock = clock
+        self._node_data = RunningNodeData(
+            metric_data, log=log, what="job statistics", consequence="without statistics"
+        )
+
+    def job_metric_stats(
+        self,
+        filters: Sequence[JobFilter] = (),
+        *,
+        actor: User | None,
+        metrics: Sequence[str] | None = None,
+    ) -> list[JobStats]:
+        """Every matching job by start time with its statistics of ``metrics`` (None:
+        every metric there is): from the statistics index, and for running jobs the index
+        does not hold from the metric store. A job neither has (not yet indexed, its store
+        down, no samples) has empty ``stats``. Raises what :class:`JobStatistics` raises
+        (InvalidInput for a bad metric name or filter), before any metric store is asked.
+        """
+        found = self.statistics.job_metric_stats(filters, actor=actor, metrics=metrics)
+        missing = {j.id for j in found if not j.stats}
+        if not missing:
+            return found
+        now = int(self._clock())
+        running = [
+            j for j in running_jobs(self.jobs, filters, actor=actor, now=now) if j.id in missing
+        ]
+        computed = self.running_statistics(running, metrics, now=now)
+        return [
+            dataclasses.replace(j, stats=computed[j.id]) if j.id in computed else j for j in found
+        ]
+
+    def running_statistics(
+        self, jobs: Sequence[Job], metrics: Sequence[str] | None, *, now: int
+    ) -> dict[int, tuple[NamedStats, ...]]:
+        """The statistics of ``metrics`` (None: all) of ``jobs`` (running) from their
+        start until ``now`` by database id: one metric data request per cluster. Jobs of
+        a cluster whose source cannot answer are left out."""
+        by_cluster: dict[str, list[Job]] = {}
+        for job in jobs:
+            if job.num_nodes >= 1:
+                by_cluster.setdefault(job.cluster, []).append(job)
+        result: dict[int, tuple[NamedStats, ...]] = {}
+        for cluster, members in sorted(by_cluster.items()):
+            start = window_start(members, now=now, lookback=self.lookback)
+            data = self._node_data.read(
+                cluster, members, metrics, start=start, stop=max(now, start)
+            )
+            if data is None:
+                continue
+            for job in members:
+                stats = running_job_data(job, data, start, metrics).meta_statistics(job.num_nodes)
+                names = sorted(stats) if metrics is None else [m for m in metrics if m in stats]
+                result[job.id or 0] = tuple(
+                    NamedStats(m, MetricStatistics(avg=s.avg, min=s.min, max=s.max))
+                    for m in names
+                    for s in (stats[m],)
+                )
+        return result
