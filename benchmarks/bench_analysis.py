@@ -181,6 +181,8 @@ def page_store(scenario: Scenario) -> AnalysisStore:
     service (no other backends are asked)."""
     backends = SimpleNamespace(
         job_statistics=scenario.service,
+        # the index's counts only: the synthetic sites have no metric store for running jobs
+        roofline_heatmaps=scenario.service,
         clusters=scenario.clusters,
         tags=_NoTags(),
         user_config=_NoSettings(),

@@ -47,10 +47,18 @@ async def _until_rows(tab: Tab, table: str, count: int, inner: str = "") -> None
 
 
 async def _compared_rows(tab: Tab, count: int) -> list[str]:
-    """The job links of the comparison table, once it has ``count`` rows."""
-    await _until_rows(tab, "cc-compare-table", count, "a")
+    """The job links of the comparison table, once it has ``count`` rows (read again when
+    the table is redrawn while they are read)."""
     links = tab.page.locator(".cc-compare-table .tabulator-row a")
-    return [str(await links.nth(i).get_attribute("href")) for i in range(await links.count())]
+    found: list[str] = []
+    for _ in range(TIMEOUT // 100):
+        await _until_rows(tab, "cc-compare-table", count, "a")
+        hrefs = await links.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        found = [str(href) for href in hrefs]
+        if len(found) == count:
+            return found
+        await tab.page.wait_for_timeout(100)
+    raise AssertionError(f"the comparison table never kept {count} links (last: {found})")
 
 
 async def test_ticked_jobs_are_compared_and_the_comparison_is_a_link(tab: Tab) -> None:
