@@ -34,9 +34,7 @@ from cc_backend.repository.jobs import JobRepository
 from cc_backend.services.job_statistics import JobStatistics
 from cc_backend.services.running_metrics import (
     RunningNodeData,
-    running_job_data,
     running_jobs,
-    window_start,
 )
 from cc_backend.stats.statistics_results import JobStats, MetricStatistics, NamedStats
 
@@ -103,24 +101,17 @@ class JobMetricStats:
         """The statistics of ``metrics`` (None: all) of ``jobs`` (running) from their
         start until ``now`` by database id: one metric data request per cluster. Jobs of
         a cluster whose source cannot answer are left out."""
-        by_cluster: dict[str, list[Job]] = {}
-        for job in jobs:
-            if job.num_nodes >= 1:
-                by_cluster.setdefault(job.cluster, []).append(job)
+        with_nodes = [j for j in jobs if j.num_nodes >= 1]
         result: dict[int, tuple[NamedStats, ...]] = {}
-        for cluster, members in sorted(by_cluster.items()):
-            start = window_start(members, now=now, lookback=self.lookback)
-            data = self._node_data.read(
-                cluster, members, metrics, start=start, stop=max(now, start)
-            )
+        per_job = self._node_data.per_job(with_nodes, metrics, now=now, lookback=self.lookback)
+        for job, data in per_job:
             if data is None:
                 continue
-            for job in members:
-                stats = running_job_data(job, data, start, metrics).meta_statistics(job.num_nodes)
-                names = sorted(stats) if metrics is None else [m for m in metrics if m in stats]
-                result[job.id or 0] = tuple(
-                    NamedStats(m, MetricStatistics(avg=s.avg, min=s.min, max=s.max))
-                    for m in names
-                    for s in (stats[m],)
-                )
+            stats = data.meta_statistics(job.num_nodes)
+            names = sorted(stats) if metrics is None else [m for m in metrics if m in stats]
+            result[job.id or 0] = tuple(
+                NamedStats(m, MetricStatistics(avg=s.avg, min=s.min, max=s.max))
+                for m in names
+                for s in (stats[m],)
+            )
         return result

@@ -43,7 +43,6 @@ from cc_backend.services.running_metrics import (
     RunningNodeData,
     running_job_data,
     running_jobs,
-    window_start,
 )
 from cc_backend.stats.roofline_cells import ROOFLINE_METRICS, JobCells, job_cells, tiles_from_cells
 from cc_backend.stats.statistics_results import RooflineGrid, RooflineHeatmap
@@ -94,7 +93,6 @@ class RooflineHeatmaps:
     ) -> None:
         self.statistics = statistics
         self.jobs = jobs
-        self.metric_data = metric_data
         self.lookback = lookback
         self._clock = clock
         self._node_data = RunningNodeData(
@@ -145,20 +143,12 @@ class RooflineHeatmaps:
     def count_running(self, jobs: Iterable[Job], *, now: int) -> RunningCounts:
         """The time steps of ``jobs`` (running) from their start until ``now`` per fine
         cell: one metric data request per cluster."""
-        by_cluster: dict[str, list[Job]] = {}
-        for job in jobs:
-            by_cluster.setdefault(job.cluster, []).append(job)
         per_job: dict[int, JobCells] = {}
         uncounted: list[int] = []
-        for cluster, members in sorted(by_cluster.items()):
-            start = window_start(members, now=now, lookback=self.lookback)
-            data = self._node_data.read(
-                cluster, members, ROOFLINE_METRICS, start=start, stop=max(now, start)
-            )
-            for job in members:
-                if data is None:
-                    uncounted.append(job.id or 0)
-                else:
-                    data_of_job = running_job_data(job, data, start, ROOFLINE_METRICS)
-                    per_job[job.id or 0] = job_cells(data_of_job)
+        read = self._node_data.per_job(jobs, ROOFLINE_METRICS, now=now, lookback=self.lookback)
+        for job, data in read:
+            if data is None:
+                uncounted.append(job.id or 0)
+            else:
+                per_job[job.id or 0] = job_cells(data)
         return RunningCounts(per_job, tuple(uncounted))

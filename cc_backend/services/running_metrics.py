@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.errors import BackendUnavailable, NotFound
@@ -124,6 +124,26 @@ class RunningNodeData:
         if recovered:
             self._log.info("%s: metric data of cluster %s readable again", self._what, cluster)
         return data
+
+    def per_job(
+        self,
+        jobs: Iterable[Job],
+        metrics: Sequence[str] | None,
+        *,
+        now: int,
+        lookback: float | None,
+    ) -> Iterator[tuple[Job, JobData | None]]:
+        """Each of ``jobs`` (running) with ``metrics`` (None: all) of its hosts from its
+        start until ``now`` (:func:`running_job_data`), or None when its cluster's source
+        cannot answer: one :meth:`read` per cluster, from :func:`window_start`."""
+        by_cluster: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_cluster.setdefault(job.cluster, []).append(job)
+        for cluster, members in sorted(by_cluster.items()):
+            start = window_start(members, now=now, lookback=lookback)
+            data = self.read(cluster, members, metrics, start=start, stop=max(now, start))
+            for job in members:
+                yield job, None if data is None else running_job_data(job, data, start, metrics)
 
 
 def running_job_data(
