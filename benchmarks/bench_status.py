@@ -81,6 +81,7 @@ from cc_backend.repository.jobs import JobRepository
 from cc_backend.repository.nodes import NodeRepository, NodeStateRow, SchedulerState
 from cc_backend.repository.schema import node_state
 from cc_backend.repository.tags import TagRepository
+from cc_backend.services.cluster_status import ClusterStatusReader
 from cc_backend.services.job_statistics import JobStatistics
 from cc_backend.stats.stats_results import GroupBy, SortBy
 
@@ -487,6 +488,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         clusters=clusters,
         job_statistics=job_statistics,
         metric_data=lambda _name: metric_data,
+        cluster_status=ClusterStatusReader(clusters.get, lambda _name: metric_data),
     )
     client = LocalClient(cast(Any, site), ADMIN)
     store = ClusterStatusStore(

@@ -36,11 +36,13 @@ from cc_backend.repository.tags import TagRepository
 from cc_backend.repository.userconfig import UserConfigRepository
 from cc_backend.repository.users import UserRepository
 from cc_backend.services.archiving import Archiver
+from cc_backend.services.cluster_status import ClusterStatusReader
 from cc_backend.services.clusters import ClusterCatalog
 from cc_backend.services.job_changes import JobChanges
 from cc_backend.services.job_lifecycle import JobLifecycle
 from cc_backend.services.job_metric_stats import JobMetricStats
 from cc_backend.services.job_statistics import JobStatistics
+from cc_backend.services.node_overview import NodeOverview
 from cc_backend.services.roofline_heatmap import RooflineHeatmaps
 from cc_backend.site import site_database_url
 from cc_backend.stats.site_index import SiteIndex
@@ -79,6 +81,8 @@ class Backends:
     statistics_index: SiteIndex
     job_statistics: JobStatistics
     roofline_heatmaps: RooflineHeatmaps
+    node_overview: NodeOverview
+    cluster_status: ClusterStatusReader
     job_metric_stats: JobMetricStats
     archiving: Archiver
     lifecycle: JobLifecycle
@@ -148,6 +152,8 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
             metric_data,
             lookback=_metric_retention(config),
         ),
+        node_overview=NodeOverview(clusters.get, nodes, metric_data),
+        cluster_status=ClusterStatusReader(clusters.get, metric_data),
         job_metric_stats=JobMetricStats(
             job_statistics, jobs, metric_data, lookback=_metric_retention(config)
         ),

@@ -35,14 +35,12 @@ from cc_backend.domain.user import Role, User
 from cc_backend.repository.nodes import NodeFilter, StatesOverTime
 from cc_backend.services.cluster_status import (
     ClusterMetrics,
-    ClusterStatusReader,
     require_node_data_role,
     state_column,
 )
 from cc_backend.services.job_changes import ApiTag
 from cc_backend.services.node_overview import (
     NodeMetricsPage,
-    NodeOverview,
     NodeReport,
     StateChange,
     jobs_on_node,
@@ -367,10 +365,6 @@ class LocalClient:
 
     # -- cluster status (status dashboards) ------------------------------------------------
 
-    def _status_reader(self) -> ClusterStatusReader:
-        backends = self.backends
-        return ClusterStatusReader(backends.clusters.get, backends.metric_data)
-
     async def allocated_nodes(self, cluster: str) -> dict[str, int]:
         return await self._run(self.backends.jobs.allocated_hosts, cluster)
 
@@ -392,7 +386,7 @@ class LocalClient:
         stop: int,
         hosts: Sequence[str] | None = None,
     ) -> dict[str, JobData]:
-        reader = self._status_reader()
+        reader = self.backends.cluster_status
         return await self._run(
             reader.node_data, cluster, metrics, start=start, stop=stop, hosts=hosts, actor=self.user
         )
@@ -400,16 +394,12 @@ class LocalClient:
     async def cluster_metrics(
         self, cluster: str, metrics: Sequence[str] | None, start: int, stop: int
     ) -> ClusterMetrics:
-        reader = self._status_reader()
+        reader = self.backends.cluster_status
         return await self._run(
             reader.cluster_metrics, cluster, metrics, start=start, stop=stop, actor=self.user
         )
 
     # -- systems and node views (support and admins) ---------------------------------------
-
-    def _node_overview(self) -> NodeOverview:
-        backends = self.backends
-        return NodeOverview(backends.clusters.get, backends.nodes, backends.metric_data)
 
     async def node_list(
         self,
@@ -426,7 +416,7 @@ class LocalClient:
         resolution: int | None = None,
     ) -> NodeMetricsPage:
         return await self._run(
-            self._node_overview().node_list,
+            self.backends.node_overview.node_list,
             cluster,
             actor=self.user,
             start=start,
@@ -443,13 +433,13 @@ class LocalClient:
     async def node_reports(
         self, cluster: str, hosts: Sequence[str] | None = None
     ) -> list[NodeReport]:
-        overview = self._node_overview()
+        overview = self.backends.node_overview
         return await self._run(overview.reports, cluster, actor=self.user, hosts=hosts)
 
     async def node_state_history(
         self, cluster: str, host: str, since: int | None = None
     ) -> list[StateChange]:
-        overview = self._node_overview()
+        overview = self.backends.node_overview
         return await self._run(overview.state_history, cluster, host, actor=self.user, since=since)
 
     async def node_jobs(self, cluster: str, host: str, start: int, stop: int) -> list[Job]:

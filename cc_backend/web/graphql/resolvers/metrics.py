@@ -22,8 +22,7 @@ from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.jobdata import JobData, JobMetric, StatsSeries
 from cc_backend.repository.nodes import SchedulerState
-from cc_backend.services.cluster_status import ClusterStatusReader, as_json
-from cc_backend.services.node_overview import NodeOverview
+from cc_backend.services.cluster_status import as_json
 from cc_backend.web.graphql.context import Info, context_of
 from cc_backend.web.graphql.resolvers.common import parse_id
 
@@ -256,8 +255,7 @@ async def resolve_node_metrics_list(
     page_number = int((page or {}).get("page", 1))
 
     def load() -> dict[str, Any]:
-        overview = NodeOverview(backends.clusters.get, backends.nodes, backends.metric_data)
-        result = overview.node_list(
+        result = backends.node_overview.node_list(
             cluster,
             actor=context.user,
             start=start,
@@ -307,7 +305,7 @@ async def resolve_cluster_metrics(
     context.require_staff("cluster metric data")
     backends = context.backends
     start, stop = _window(arguments.get("from"), to)
-    reader = ClusterStatusReader(backends.clusters.get, backends.metric_data)
+    reader = backends.cluster_status
 
     def load() -> dict[str, Any]:
         combined = reader.cluster_metrics(
