@@ -9,6 +9,7 @@ chromium tab on it (a :class:`Tab` that records console errors and every request
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -172,9 +173,10 @@ def add_accounts(site: Path, env: dict[str, str]) -> None:
         run_cli(site, env, "add-user", f"{name}:{roles}:{password}")
 
 
-@contextlib.contextmanager
-def serve_demo_site(folder: Path, jobs: int = 30) -> Iterator[DemoSite]:
-    """Initialise a demo site in ``folder`` and serve it (see the module docstring)."""
+def init_demo_site(folder: Path, jobs: int) -> tuple[Path, dict[str, str]]:
+    """A site in ``folder / "site"`` with ``jobs`` demo jobs (without metric data) in its
+    archive and job table and the users of :data:`ACCOUNTS`; the site and the environment
+    to run its commands in."""
     env = site_env()
     site = folder / "site"
     run_cli(folder, env, "init", str(site))
@@ -183,6 +185,27 @@ def serve_demo_site(folder: Path, jobs: int = 30) -> Iterator[DemoSite]:
     archive.close()
     run_cli(site, env, "init-db")
     add_accounts(site, env)
+    return site, env
+
+
+def post_api(base: str, path: str, token: str, body: bytes) -> Any:
+    """POST ``body`` to ``path`` of the site at ``base`` with the API ``token``; the decoded
+    JSON answer (None for another body). A refused request fails the test."""
+    request = urllib.request.Request(
+        base + path, data=body, method="POST", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{path}: {exc.code} {exc.read().decode()}") from None
+    return json.loads(text) if text.strip().startswith(b"{") else None
+
+
+@contextlib.contextmanager
+def serve_demo_site(folder: Path, jobs: int = 30) -> Iterator[DemoSite]:
+    """Initialise a demo site in ``folder`` and serve it (see the module docstring)."""
+    site, env = init_demo_site(folder, jobs)
     (site / "var").mkdir(exist_ok=True)
     (site / "var" / "notice.txt").write_text(NOTICE)
     counts = _expected_counts(site)

@@ -15,8 +15,6 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from tests.app.browser_site import (
     Tab,
     add_accounts,
     open_tab,
+    post_api,
     require_browser,
     run_cli,
     serve_site,
@@ -56,18 +55,6 @@ class JobSite:
     large: int
     running: int
     foreign: int
-
-
-def _request(base: str, path: str, token: str, body: bytes) -> Any:
-    request = urllib.request.Request(
-        base + path, data=body, method="POST", headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read()
-    except urllib.error.HTTPError as exc:
-        raise AssertionError(f"{path}: {exc.code} {exc.read().decode()}") from None
-    return json.loads(text) if text.strip().startswith(b"{") else None
 
 
 def _db_id(site: Path, env: dict[str, str], job_id: int) -> int:
@@ -108,7 +95,7 @@ def serve_job_site(folder: Path) -> Iterator[JobSite]:
     token = run_cli(site, env, "jwt", "robot").strip()
     with serve_site(site, env) as base:
         running_hosts, start = ["f0201", "f0202"], now - 40 * TIMESTEP
-        started = _request(base, "/api/jobs/start_job/", token, json.dumps({
+        started = post_api(base, "/api/jobs/start_job/", token, json.dumps({
             "jobId": 700, "user": "bob", "project": "project-bob", "cluster": "fritz",
             "subCluster": "main", "partition": "multinode", "numNodes": 2, "numHwthreads": 144,
             "startTime": start, "walltime": 7200, "shared": "none", "jobState": "running",
@@ -116,7 +103,7 @@ def serve_job_site(folder: Path) -> Iterator[JobSite]:
             "metaData": {"jobName": "live", "jobScript": "#!/bin/bash\nsrun ./live"},
         }).encode())  # fmt: skip
         samples = job_samples(fritz, running_hosts, None, start, 40, value=sample)
-        _request(base, "/api/write?cluster=fritz", token, to_payload(samples))
+        post_api(base, "/api/write?cluster=fritz", token, to_payload(samples))
         yield JobSite(base, _db_id(site, env, 640), int(started["id"]), _db_id(site, env, 641))
 
 

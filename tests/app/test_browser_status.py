@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,21 +19,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from cc_backend.archive import open_archive
 from cc_backend.config import load_config
-from cc_backend.demo import generate_demo_archive
 from cc_backend.demo.clusters import demo_clusters
 from cc_backend.repository.database import open_database
 from cc_backend.repository.schema import job
 from cc_backend.site import site_database_url
 from tests.app.browser_site import (
     Tab,
-    add_accounts,
+    init_demo_site,
     open_tab,
+    post_api,
     require_browser,
     run_cli,
     serve_site,
-    site_env,
 )
 from tests.metric_lines import node_samples, recent_start, to_payload
 
@@ -63,14 +60,6 @@ class StatusSite:
     names: frozenset[str]
 
 
-def _post(url: str, token: str, body: bytes) -> None:
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status in (200, 201), response.read()
-
-
 #: Running jobs started over the API: user, project, hosts.
 JOBS = (("b999zz17", "b999zz", ("f0101", "f0102")), ("c888yy03", "c888yy", ("f2101",)))
 #: Per native series of a node: GFlop/s per hardware thread, GB/s and W per socket.
@@ -93,12 +82,12 @@ def _feed(base: str, token: str) -> None:
             "startTime": now - 1800, "walltime": 86_400, "jobState": "running",
             "resources": [{"hostname": h} for h in hosts],
         }  # fmt: skip
-        _post(f"{base}/api/jobs/start_job/", token, json.dumps(job).encode())
+        post_api(base, "/api/jobs/start_job/", token, json.dumps(job).encode())
     reports = (["ALLOCATED", "ALLOCATED", "IDLE", "MIXED"], ["ALLOCATED", "DOWN", "IDLE", "MIXED"])
     for states in reports:
         nodes = [{"hostname": h, "states": [s]} for h, s in zip(HOSTS, states, strict=True)]
         body = json.dumps({"cluster": "fritz", "nodes": nodes}).encode()
-        _post(f"{base}/api/nodestate/", token, body)
+        post_api(base, "/api/nodestate/", token, body)
         time.sleep(1.1)
     fritz = next(c for c in demo_clusters() if c.name == "fritz")
     start = recent_start(5)
@@ -106,7 +95,7 @@ def _feed(base: str, token: str) -> None:
     samples = [
         s for h in every_node for s in node_samples(fritz, h, list(VALUES), start, 5, value=_value)
     ]
-    _post(f"{base}/api/write?cluster=fritz", token, to_payload(samples))
+    post_api(base, "/api/write?cluster=fritz", token, to_payload(samples))
 
 
 def _running_names(site: Path) -> frozenset[str]:
@@ -123,14 +112,7 @@ def _running_names(site: Path) -> frozenset[str]:
 
 @contextlib.contextmanager
 def serve_status_site(folder: Path) -> Iterator[StatusSite]:
-    env = site_env()
-    site = folder / "site"
-    run_cli(folder, env, "init", str(site))
-    archive = open_archive(load_config(site / "config.json").archive)
-    generate_demo_archive(archive, jobs=40, seed=5, with_data=False)
-    archive.close()
-    run_cli(site, env, "init-db")
-    add_accounts(site, env)
+    site, env = init_demo_site(folder, jobs=40)
     token = run_cli(site, env, "jwt", "root").strip()
     with serve_site(site, env) as base:
         _feed(base, token)

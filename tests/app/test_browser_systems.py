@@ -11,26 +11,21 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from cc_backend.archive import open_archive
-from cc_backend.config import load_config
-from cc_backend.demo import demo_clusters, generate_demo_archive
+from cc_backend.demo import demo_clusters
 from tests.app.browser_site import (
     Tab,
-    add_accounts,
+    init_demo_site,
     open_tab,
+    post_api,
     require_browser,
     run_cli,
     serve_site,
-    site_env,
 )
 from tests.metric_lines import TIMESTEP, node_samples, to_payload
 
@@ -48,29 +43,10 @@ class SystemsSite:
     running: int
 
 
-def _post(base: str, path: str, token: str, body: bytes) -> Any:
-    request = urllib.request.Request(
-        base + path, data=body, method="POST", headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read()
-    except urllib.error.HTTPError as exc:
-        raise AssertionError(f"{path}: {exc.code} {exc.read().decode()}") from None
-    return json.loads(text) if text.strip().startswith(b"{") else None
-
-
 @contextlib.contextmanager
 def serve_systems_site(folder: Path) -> Iterator[SystemsSite]:
     """A demo site with reported nodes, node samples and a running job, served."""
-    env = site_env()
-    site = folder / "site"
-    run_cli(folder, env, "init", str(site))
-    archive = open_archive(load_config(site / "config.json").archive)
-    generate_demo_archive(archive, jobs=6, seed=5, with_data=False)
-    archive.close()
-    run_cli(site, env, "init-db")
-    add_accounts(site, env)
+    site, env = init_demo_site(folder, jobs=6)
     token = run_cli(site, env, "jwt", "robot").strip()
     fritz = next(c for c in demo_clusters() if c.name == "fritz")
     now = int(time.time()) // TIMESTEP * TIMESTEP
@@ -78,12 +54,12 @@ def serve_systems_site(folder: Path) -> Iterator[SystemsSite]:
         states = {"f0101": "ALLOCATED", "f0102": "IDLE", "f0103": "DOWN+DRAIN"}
         nodes = [{"hostname": h, "states": [s], "cpusAllocated": 72 if h == "f0101" else 0}
                  for h, s in states.items()]  # fmt: skip
-        _post(base, "/api/nodestate/", token,
+        post_api(base, "/api/nodestate/", token,
               json.dumps({"cluster": "fritz", "nodes": nodes}).encode())  # fmt: skip
         start = now - 60 * TIMESTEP
         samples = [s for h in SAMPLED for s in node_samples(fritz, h, None, start, 60)]
-        _post(base, "/api/write?cluster=fritz", token, to_payload(samples))
-        started = _post(base, "/api/jobs/start_job/", token, json.dumps({
+        post_api(base, "/api/write?cluster=fritz", token, to_payload(samples))
+        started = post_api(base, "/api/jobs/start_job/", token, json.dumps({
             "jobId": 900, "user": "bob", "project": "project-bob", "cluster": "fritz",
             "subCluster": "main", "partition": "singlenode", "numNodes": 1,
             "numHwthreads": 72, "startTime": now - 30 * TIMESTEP, "walltime": 7200,
