@@ -44,6 +44,7 @@ __all__ = [
     "combine",
     "job_samples",
     "native_ids",
+    "node_metric",
     "node_samples",
     "pick",
     "ramp",
@@ -213,3 +214,10 @@ def statistics(values: Sequence[float]) -> tuple[float, float, float]:
     """Average, minimum and maximum of ``values`` (NaN left out)."""
     present = [v for v in values if not math.isnan(v)]
     return sum(present) / len(present), min(present), max(present)
+
+
+def node_metric(values: Sequence[float], base: str, host: str) -> dict[str, object]:
+    """A node-scope metric of one host as ``data.json`` holds it: ``values`` at 60 s in
+    unit ``G<base>``."""
+    series = [{"hostname": host, "data": list(values)}]
+    return {"node": {"unit": {"base": base, "prefix": "G"}, "timestep": 60, "series": series}}

@@ -19,11 +19,7 @@ from cc_backend.domain.jobdata import JobData
 from cc_backend.domain.user import User
 from cc_backend.server import Backends
 from tests.conftest import Api
-
-
-def node_metric(values: list[float], base: str, host: str) -> dict[str, Any]:
-    series = [{"hostname": host, "data": values}]
-    return {"node": {"unit": {"base": base, "prefix": "G"}, "timestep": 60, "series": series}}
+from tests.metric_lines import node_metric
 
 
 @pytest.fixture

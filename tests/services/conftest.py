@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -198,3 +199,11 @@ def demo_archive() -> Iterator[JobArchive]:
     yield archive
     archive.close()
     fsspec.filesystem("memory").rm(f"/{name}", recursive=True)
+
+
+@pytest.fixture
+def dead_store() -> Iterator[str]:
+    """The URL of a metric store that is down: a bound port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -5,8 +5,7 @@ and are checked against the archiver's rule applied here to the samples pushed."
 from __future__ import annotations
 
 import logging
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,7 @@ from cc_backend.metricdata.ccms import CCMetricStoreData, HttpQueryTransport
 from cc_backend.server import Backends
 from cc_backend.services.job_metric_stats import JobMetricStats
 from cc_backend.stats.statistics_results import JobStats
-from tests.metric_lines import TIMESTEP, combine, node_samples, pick, recent_start
+from tests.metric_lines import TIMESTEP, combine, node_metric, node_samples, pick, recent_start
 from tests.metric_lines import to_payload as payload_of
 
 METRICS = ["flops_any", "mem_bw"]
@@ -127,11 +126,6 @@ class Lab:
         )
 
 
-def node_metric(values: list[float], base: str, host: str) -> dict[str, Any]:
-    series = [{"hostname": host, "data": values}]
-    return {"node": {"unit": {"base": base, "prefix": "G"}, "timestep": 60, "series": series}}
-
-
 def stats_by_job(found: list[JobStats]) -> dict[int, Stats]:
     return {j.id: {s.name: (s.data.avg, s.data.min, s.data.max) for s in j.stats} for j in found}
 
@@ -143,14 +137,6 @@ def user_is(name: str) -> JobFilter:
 @pytest.fixture
 def lab(backends: Backends, make_job: Callable[..., Job]) -> Lab:
     return Lab(backends, make_job, recent_start(STEPS + 1))
-
-
-@pytest.fixture
-def dead_store() -> Iterator[str]:
-    """The URL of a metric store that is down: a bound port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_a_running_job_gets_the_statistics_of_its_samples(lab: Lab) -> None:

@@ -5,9 +5,8 @@ checked against cc-backend's binning of the node values computed here from the s
 from __future__ import annotations
 
 import logging
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,15 @@ from cc_backend.metricdata.registry import MetricDataSources
 from cc_backend.server import Backends
 from cc_backend.services.roofline_heatmap import RooflineHeatmaps
 from cc_backend.stats.statistics_results import RooflineGrid
-from tests.metric_lines import TIMESTEP, Samples, combine, node_samples, pick, recent_start
+from tests.metric_lines import (
+    TIMESTEP,
+    Samples,
+    combine,
+    node_metric,
+    node_samples,
+    pick,
+    recent_start,
+)
 from tests.metric_lines import to_payload as payload_of
 from tests.stats.test_roofline_cells import cc_backend_tiles
 
@@ -137,11 +144,6 @@ def node_points(samples: list[Samples], host: str) -> Points:
     return list(zip(flops, bandwidth, strict=True))
 
 
-def node_metric(values: list[float], base: str, host: str) -> dict[str, Any]:
-    series = [{"hostname": host, "data": values}]
-    return {"node": {"unit": {"base": base, "prefix": "G"}, "timestep": 60, "series": series}}
-
-
 def expected(*parts: Points) -> list[list[float]]:
     return cc_backend_tiles([p for part in parts for p in part], GRID)
 
@@ -153,14 +155,6 @@ def user_is(name: str) -> JobFilter:
 @pytest.fixture
 def lab(backends: Backends, make_job: Callable[..., Job]) -> Lab:
     return Lab(backends, make_job, recent_start(STEPS + 1))
-
-
-@pytest.fixture
-def dead_store() -> Iterator[str]:
-    """The URL of a metric store that is down: a bound port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_a_running_job_adds_exactly_its_time_steps(lab: Lab) -> None:

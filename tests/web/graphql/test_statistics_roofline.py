@@ -14,7 +14,7 @@ from cc_backend.domain.job import Job, MonitoringStatus
 from cc_backend.domain.jobdata import JobData
 from cc_backend.server import Backends
 from cc_backend.stats.statistics_results import RooflineGrid
-from tests.metric_lines import node_samples, recent_start, to_payload
+from tests.metric_lines import node_metric, node_samples, recent_start, to_payload
 from tests.web.graphql.conftest import PEOPLE, GraphQL, Seeded
 
 HEATMAP = """
@@ -26,11 +26,6 @@ query ($filter: [JobFilter!]!, $rows: Int!, $cols: Int!,
 """
 #: What cc-backend's analysis view asks for (maxY: a peak flop rate, not aligned).
 GRID = RooflineGrid(rows=50, cols=50, min_x=0.01, min_y=1.0, max_x=1000.0, max_y=5530.0)
-
-
-def node_metric(values: list[float], base: str, host: str) -> dict[str, Any]:
-    series = [{"hostname": host, "data": values}]
-    return {"node": {"unit": {"base": base, "prefix": "G"}, "timestep": 60, "series": series}}
 
 
 @pytest.fixture
