@@ -109,7 +109,7 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
     nodes = NodeRepository(db)
     clusters = ClusterCatalog(archive)
     metric_store = _open_metric_store(config, clusters)
-    metric_data = MetricDataSources(config, clusters.get, metric_store)
+    metric_data = MetricDataSources(config, clusters.get, metric_store, secrets)
     statistics_index = SiteIndex(archive)
     job_statistics = JobStatistics(
         db,

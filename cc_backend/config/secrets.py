@@ -40,6 +40,7 @@ class Secrets(BaseModel):
         "oidc_client_secret": ("OID_CLIENT_SECRET", "OIDC_CLIENT_SECRET"),
         "archive_s3_access_key": ("ARCHIVE_S3_ACCESS_KEY",),
         "archive_s3_secret_key": ("ARCHIVE_S3_SECRET_KEY",),
+        "prometheus_password": ("PROMETHEUS_PASSWORD",),
     }
 
     jwt_public_key: SecretStr | None = Field(
@@ -71,6 +72,10 @@ class Secrets(BaseModel):
     )
     archive_s3_secret_key: SecretStr | None = Field(
         default=None, description="S3 secret key of the job archive (instead of config.json)."
+    )
+    prometheus_password: SecretStr | None = Field(
+        default=None,
+        description="Password of Prometheus metric data repositories that name a username.",
     )
 
     @classmethod

@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING
 
 from cc_backend.config import Config
 from cc_backend.config.clusters import MetricDataRepository as RepositoryConfig
+from cc_backend.config.secrets import Secrets
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import BackendUnavailable
 from cc_backend.metricdata.base import MetricDataRepository
 from cc_backend.metricdata.ccms import CCMetricStoreData, HttpQueryTransport
+from cc_backend.metricdata.influxdb import influxdb_from_config
+from cc_backend.metricdata.prometheus import PASSWORD_ENV, prometheus_from_config
 
 if TYPE_CHECKING:
     from cc_backend.metricstore.store import MetricStore
@@ -32,6 +35,7 @@ class MetricDataSources:
 
     Raises :class:`BackendUnavailable` for a cluster whose backend cannot serve data (the
     built-in store is disabled, or its kind is not supported by this version).
+    A misconfigured backend raises :class:`~cc_backend.domain.errors.ConfigError`.
     """
 
     def __init__(
@@ -39,8 +43,10 @@ class MetricDataSources:
         config: Config,
         cluster_of: Callable[[str], Cluster],
         store: MetricStore | None,
+        secrets: Secrets | None = None,
     ) -> None:
         self.config = config
+        self.secrets = secrets
         self.cluster_of = cluster_of
         self.store = store
         self._built: dict[str, MetricDataRepository] = {}
@@ -77,9 +83,18 @@ class MetricDataSources:
                 HttpQueryTransport(settings.url, token),
                 renamings={str(k): str(v) for k, v in dict(renamings).items()},
             )
+        if kind == "prometheus":
+            log.info("cluster %s: metric data from Prometheus at %s", cluster, settings.url)
+            password = self.secrets.prometheus_password if self.secrets is not None else None
+            environ = {PASSWORD_ENV: password.get_secret_value()} if password is not None else {}
+            return prometheus_from_config(self.cluster_of, settings, environ=environ)
+        if kind == "influxdb":
+            log.info("cluster %s: metric data from InfluxDB at %s", cluster, settings.url)
+            return influxdb_from_config(self.cluster_of, settings)
         raise BackendUnavailable(
             f"cluster {cluster}: metric data repository kind {kind!r} is not supported "
-            f"by this version (supported: cc-metric-store-internal, cc-metric-store)"
+            f"by this version (supported: cc-metric-store-internal, cc-metric-store, "
+            f"prometheus, influxdb)"
         )
 
     def close(self) -> None:
