@@ -35,6 +35,7 @@ from cc_backend.repository.nodes import NodeRepository
 from cc_backend.repository.tags import TagRepository
 from cc_backend.repository.userconfig import UserConfigRepository
 from cc_backend.repository.users import UserRepository
+from cc_backend.repository.write_batches import WriteBatcher
 from cc_backend.services.archiving import Archiver
 from cc_backend.services.cluster_status import ClusterStatusReader
 from cc_backend.services.clusters import ClusterCatalog
@@ -88,8 +89,11 @@ class Backends:
     lifecycle: JobLifecycle
     job_changes: JobChanges
     authenticator: ApiAuthenticator
+    #: Runs the scheduler's writes (job starts and stops, node states) with group commits.
+    writes: WriteBatcher
 
     def close(self) -> None:
+        self.writes.close()
         self.job_statistics.close()
         self.metric_data.close()
         self.archive.close()
@@ -161,6 +165,7 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
         lifecycle=JobLifecycle(jobs, tags, nodes, clusters, archiving),
         job_changes=JobChanges(jobs, tags, archive, index=statistics_index),
         authenticator=ApiAuthenticator.from_config(config, secrets, users.get),
+        writes=WriteBatcher(db),
     )
 
 
@@ -242,7 +247,13 @@ def make_nats_api(backends: Backends) -> NatsApi | None:
         return None
     from cc_backend.nats.subscriber import NATS_ACTOR, NatsApi  # noqa: PLC0415 - only if used
 
-    return NatsApi(backends.lifecycle, config.nats, config.main.api_subjects, NATS_ACTOR)
+    return NatsApi(
+        backends.lifecycle,
+        config.nats,
+        config.main.api_subjects,
+        NATS_ACTOR,
+        writes=backends.writes,
+    )
 
 
 def make_nats_metric_ingest(backends: Backends) -> NatsMetricIngest | None:

@@ -56,6 +56,7 @@ from cc_backend.nats.messages import (
     node_state_command,
     plain_job_command,
 )
+from cc_backend.repository.write_batches import WriteBatcher
 from cc_backend.services.job_lifecycle import JobLifecycle
 
 __all__ = [
@@ -108,10 +109,12 @@ class NatsApi(NatsSubscriber):
         drain_timeout: float = 30.0,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         pending_limit: int = DEFAULT_SUB_PENDING_MSGS_LIMIT,
+        writes: WriteBatcher | None = None,
     ) -> None:
         """``drain_timeout`` bounds :meth:`stop`; ``queue_size`` is per worker;
         ``pending_limit`` is the number of messages nats-py keeps per subscription while
-        the workers' queues are full (beyond it, messages are dropped and counted)."""
+        the workers' queues are full (beyond it, messages are dropped and counted).
+        ``writes`` runs the lifecycle calls with group commits (else: the executor)."""
         super().__init__(
             config,
             reconnect_wait=reconnect_wait,
@@ -120,6 +123,7 @@ class NatsApi(NatsSubscriber):
             pending_limit=pending_limit,
         )
         self.lifecycle = lifecycle
+        self.writes = writes
         self.subjects = subjects
         self.actor = actor
         self._jobs = KeyedDispatcher(
@@ -274,10 +278,11 @@ class NatsApi(NatsSubscriber):
     async def _call(
         self, subject: str, what: str, fn: Callable[..., _T], *args: object
     ) -> _T | None:
-        """``fn(*args)`` in the executor; domain errors are logged and give ``None``."""
-        loop = asyncio.get_running_loop()
+        """``fn(*args)`` off the event loop; domain errors are logged and give ``None``."""
         try:
-            return await loop.run_in_executor(None, fn, *args)
+            if self.writes is not None:
+                return await self.writes.run(fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
         except AlreadyExists as exc:
             self.stats["duplicate"] += 1
             log.warning("NATS API %s: %s refused, duplicate: %s", subject, what, exc.message)

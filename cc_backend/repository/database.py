@@ -7,15 +7,17 @@ foreign keys on, so readers never block the single writer.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from cc_backend.domain.errors import BackendUnavailable, ConfigError
 from cc_backend.repository import dialect
@@ -63,11 +65,60 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 @dataclass
+class WriteBatch:
+    """The transaction a :class:`~cc_backend.repository.write_batches.WriteBatcher` runs
+    on its thread: every repository call of that thread joins it (as a savepoint)."""
+
+    conn: Connection
+    #: Callbacks of the call running now, to run once the batch has committed.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass
 class Database:
-    """An open job database. Build one with :func:`open_database`."""
+    """An open job database. Build one with :func:`open_database`.
+
+    Repositories open transactions with :meth:`begin` (or :meth:`writing` for hot rows,
+    :meth:`serialized` for read-then-write) and read with :meth:`connect`. On a thread that
+    runs a write batch, all of these join the batch's transaction instead, so many requests
+    share one commit (see :mod:`cc_backend.repository.write_batches`).
+    """
 
     engine: Engine
     _writer: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def begin(self) -> AbstractContextManager[Connection]:
+        """A transaction of its own, committed when the block ends (rolled back if it
+        raises); within a write batch a savepoint of the batch's transaction."""
+        batch = self.current_batch
+        if batch is None:
+            return self.engine.begin()
+        return _savepoint(batch.conn)
+
+    def connect(self) -> AbstractContextManager[Connection]:
+        """A connection to read from; within a write batch the batch's own connection, so
+        reads see the batch's writes."""
+        batch = self.current_batch
+        if batch is None:
+            return self.engine.connect()
+        return nullcontext(batch.conn)
+
+    def writing(self) -> AbstractContextManager[Connection]:
+        """:meth:`begin` for writes of hot rows from many threads (see :meth:`single_writer`)."""
+        if self.current_batch is not None:
+            return self.begin()
+        return _locked(self.single_writer(), self.engine.begin())
+
+    def serialized(self, key: str) -> AbstractContextManager[Connection]:
+        """A transaction in which a read-then-write about ``key`` cannot interleave with
+        another (see :func:`dialect.serialized_transaction`); within a write batch a
+        savepoint, since the batch holds the database's write lock already."""
+        if self.current_batch is not None:
+            return self.begin()
+        return _locked(self.single_writer(), dialect.serialized_transaction(self.engine, key))
 
     def single_writer(self) -> AbstractContextManager[object]:
         """Hold this while writing hot rows from many threads.
@@ -77,6 +128,31 @@ class Database:
         hands the database over at once. PostgreSQL needs no such lock.
         """
         return self._writer if self.dialect == "sqlite" else nullcontext()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the data written so far is committed: at once outside a
+        write batch, after the batch's commit within one (never if the call fails)."""
+        batch = self.current_batch
+        if batch is None:
+            callback()
+        else:
+            batch.after_commit.append(callback)
+
+    @property
+    def current_batch(self) -> WriteBatch | None:
+        """The write batch this thread is running, if any."""
+        found: WriteBatch | None = getattr(self._local, "batch", None)
+        return found
+
+    @contextmanager
+    def running_batch(self, conn: Connection) -> Iterator[WriteBatch]:
+        """Make ``conn`` (inside its transaction) the write batch of this thread."""
+        batch = WriteBatch(conn)
+        self._local.batch = batch
+        try:
+            yield batch
+        finally:
+            self._local.batch = None
 
     @property
     def dialect(self) -> str:
@@ -97,6 +173,37 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+_savepoint_names = itertools.count()
+
+
+@contextmanager
+def _savepoint(conn: Connection) -> Iterator[Connection]:
+    """A savepoint on ``conn``'s transaction, released at the end of the block and rolled
+    back to if it raises (on the driver's cursor: cheaper than SQLAlchemy's nested
+    transactions, whose bookkeeping a batch does not need)."""
+    name = f"cc_{next(_savepoint_names)}"
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            cursor.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        cursor.execute(f"RELEASE SAVEPOINT {name}")
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _locked(
+    lock: AbstractContextManager[object], transaction: AbstractContextManager[Connection]
+) -> Iterator[Connection]:
+    with lock, transaction as conn:
+        yield conn
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:

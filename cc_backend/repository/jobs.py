@@ -175,7 +175,7 @@ class JobRepository:
         """
         values = job_to_row(new_job)
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 result = conn.execute(sa.insert(job).values(values).returning(job.c.id))
                 return int(result.scalar_one())
         except sa.exc.IntegrityError as exc:
@@ -197,10 +197,7 @@ class JobRepository:
         """
         key = f"job:{new_job.cluster}:{new_job.job_id}"
         try:
-            with (
-                self.db.single_writer(),
-                dialect.serialized_transaction(self.db.engine, key) as conn,
-            ):
+            with self.db.serialized(key) as conn:
                 earliest = new_job.start_time - window_seconds
                 inserted = _INSERT_UNLESS_STARTED.first(
                     conn, earliest=earliest, **job_to_row(new_job)
@@ -251,7 +248,7 @@ class JobRepository:
             values["cluster"] = cluster
         if start_time is not None:
             values["start_time"] = start_time
-        with self.db.single_writer(), self.db.engine.begin() as conn:
+        with self.db.writing() as conn:
             row = statement.first(conn, **values)
         if row is None:
             return None
@@ -266,7 +263,7 @@ class JobRepository:
         """
         if not jobs:
             return 0
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             ids = self.insert_many(conn, jobs, skip_existing=skip_existing)
         return sum(1 for db_id in ids if db_id is not None)
 
@@ -315,7 +312,7 @@ class JobRepository:
         else in a transaction of its own.
         """
         if conn is None:
-            with self.db.engine.begin() as own:
+            with self.db.begin() as own:
                 return self.delete_all(own)
         conn.execute(sa.delete(schema.jobtag))
         return int(conn.execute(sa.delete(job)).rowcount)
@@ -325,14 +322,14 @@ class JobRepository:
         unknown = set(values) - set(job.c.keys())
         if unknown:
             raise InvalidInput(f"unknown job columns: {', '.join(sorted(unknown))}")
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(sa.update(job).where(job.c.id == db_id).values(values))
             if result.rowcount == 0:
                 raise NotFound(f"no job with id {db_id}")
 
     def delete(self, db_ids: Sequence[int]) -> int:
         """Delete jobs (and their tag links) by database id; return how many were deleted."""
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(sa.delete(schema.jobtag).where(schema.jobtag.c.job_id.in_(db_ids)))
             result = conn.execute(sa.delete(job).where(job.c.id.in_(db_ids)))
             return int(result.rowcount)
@@ -364,7 +361,7 @@ class JobRepository:
             .where(job.c.job_state == state_to_db(JobState.RUNNING), job.c.start_time <= now)
             .values(duration=now - job.c.start_time)
         )
-        with self.db.single_writer(), self.db.engine.begin() as conn:
+        with self.db.writing() as conn:
             return int(conn.execute(update).rowcount)
 
     def set_footprint(
@@ -395,7 +392,7 @@ class JobRepository:
             .order_by(job.c.id)
             .limit(limit)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return jobs_from_rows(conn.execute(query).mappings().all())
 
     # -- reads ----------------------------------------------------------------------------
@@ -407,7 +404,7 @@ class JobRepository:
         are indistinguishable on purpose).
         """
         query = sa.select(job).where(job.c.id == db_id, *self._visible(actor))
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(query).mappings().first()
         if row is None:
             raise NotFound(f"no job with id {db_id}")
@@ -428,7 +425,7 @@ class JobRepository:
         if start_time is not None:
             conditions.append(job.c.start_time == start_time)
         query = sa.select(job).where(*conditions).order_by(job.c.start_time.desc())
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return [job_from_row(r) for r in conn.execute(query).mappings()]
 
     def query(
@@ -456,7 +453,7 @@ class JobRepository:
             limit = page.items_per_page
             offset = page.offset
             query = query.limit(limit + 1).offset(offset)
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(query).mappings().all()
             count = self._count(conn, conditions) if with_count else None
         has_next = limit is not None and len(rows) > limit
@@ -472,7 +469,7 @@ class JobRepository:
     ) -> int:
         """Number of jobs matching all ``filters`` that ``actor`` may see."""
         conditions = self._conditions(filters, actor, now)
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return self._count(conn, conditions)
 
     # -- changes of finished jobs (services.job_changes) ---------------------------------
@@ -485,7 +482,7 @@ class JobRepository:
         there is no such job.
         """
         select = sa.select(job).where(job.c.id == db_id)
-        with self.db.single_writer(), self.db.engine.begin() as conn:
+        with self.db.writing() as conn:
             row = conn.execute(select.with_for_update()).mappings().first()
             if row is None:
                 raise NotFound(f"no job with id {db_id}")
@@ -516,7 +513,7 @@ class JobRepository:
             )
             doomed = doomed.where(~private)
         deleted = 0
-        with self.db.single_writer(), self.db.engine.begin() as conn:
+        with self.db.writing() as conn:
             ids = [int(db_id) for (db_id,) in conn.execute(doomed)]
             for start in range(0, len(ids), _DELETE_CHUNK):
                 chunk = ids[start : start + _DELETE_CHUNK]
@@ -550,7 +547,7 @@ class JobRepository:
             job.c.job_state == state_to_db(JobState.RUNNING), condition
         )
         hosts: dict[str, set[str]] = {}
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             for key, raw in conn.execute(query):
                 try:
                     resources = orjson.loads(raw or b"[]")
@@ -573,7 +570,7 @@ class JobRepository:
         query = sa.select(job.c.id).where(
             job.c.job_id == job_id, job.c.cluster == cluster, job.c.start_time == start_time
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return conn.execute(query).first() is not None
 
     @staticmethod

@@ -202,7 +202,7 @@ class NodeRepository:
         An existing node keeps its subcluster. Safe against concurrent calls for the same
         node (both get the same id).
         """
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             ids = self._ensure_nodes(conn, cluster, {hostname: subcluster})
         return ids[hostname]
 
@@ -218,7 +218,7 @@ class NodeRepository:
         repeated = sorted({h for h in hosts if hosts.count(h) > 1})
         if repeated:
             raise InvalidInput(f"hosts reported more than once: {', '.join(repeated)}")
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             ids = self._ensure_nodes(conn, cluster, {r.hostname: r.subcluster for r in rows})
             values = [
                 {
@@ -244,7 +244,7 @@ class NodeRepository:
         if cluster is not None:
             query = query.where(node.c.cluster == cluster)
         query = query.order_by(node.c.cluster, node.c.hostname)
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return [_node_info(row) for row in conn.execute(query)]
 
     def latest_states(self, cluster: str | None = None) -> list[NodeStatus]:
@@ -263,7 +263,7 @@ class NodeRepository:
             .where(node.c.cluster == cluster, node.c.hostname == hostname)
             .order_by(node_state.c.time_stamp, node_state.c.id)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return [(int(ts), SchedulerState(state)) for ts, state in conn.execute(query)]
 
     def latest_matching(
@@ -309,7 +309,7 @@ class NodeRepository:
             )
             .order_by(node.c.cluster, node.c.hostname)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return [
                 NodeStatus(
                     id=int(row.id),
@@ -351,7 +351,7 @@ class NodeRepository:
             .order_by(state, node_state.c.time_stamp)
         )
         series: dict[str, StatesOverTime] = {}
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             for value, time_stamp, count in conn.execute(query):
                 entry = series.setdefault(str(value), StatesOverTime(str(value), [], []))
                 entry.times.append(int(time_stamp))
@@ -364,7 +364,7 @@ class NodeRepository:
         if not node_ids:
             return {}
         query = sa.select(node.c.id, node.c.meta_data).where(node.c.id.in_(list(node_ids)))
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return {int(i): _decode_meta(raw, int(i)) for i, raw in conn.execute(query)}
 
     def partitions(self, cluster: str) -> list[str]:
@@ -375,7 +375,7 @@ class NodeRepository:
             .where(job.c.cluster == cluster, job.c.cluster_partition.is_not(None))
             .distinct()
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return sorted({str(p) for (p,) in conn.execute(query) if p})
 
     # -- helpers --------------------------------------------------------------------------

@@ -62,7 +62,7 @@ class TagRepository:
             raise PermissionDenied(f"{actor.username!r} may not create tags of scope {new.scope!r}")
         insert = sa.insert(tag).values(tag_type=new.type, tag_name=new.name, tag_scope=new.scope)
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 key = conn.execute(insert).inserted_primary_key
         except sa.exc.IntegrityError:
             raise AlreadyExists(f"a tag of type {new.type!r} named {new.name!r} exists") from None
@@ -74,7 +74,7 @@ class TagRepository:
 
         Raises :class:`NotFound` if it does not exist or ``actor`` may not read its scope.
         """
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             found = self._by_id(conn, tag_id)
         if not can_read_scope(actor, found.scope):
             raise NotFound(f"tag {tag_id} not found")
@@ -85,7 +85,7 @@ class TagRepository:
         query = sa.select(*_COLUMNS).where(
             tag.c.tag_type == type, tag.c.tag_name == name, tag.c.tag_scope == scope
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             found = _tags(conn, query)
         return found[0] if found else None
 
@@ -111,7 +111,7 @@ class TagRepository:
     def list(self, actor: User) -> builtins.list[Tag]:
         """Return every tag ``actor`` may read, ordered by type and name."""
         query = sa.select(*_COLUMNS).where(tag.c.tag_scope.in_(readable_scopes(actor)))
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return _tags(conn, query.order_by(*_ORDER))
 
     def counts(self, actor: User) -> dict[int, int]:
@@ -130,7 +130,7 @@ class TagRepository:
             .where(tag.c.tag_scope.in_(readable_scopes(actor)))
             .group_by(tag.c.id)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return {int(tag_id): int(count) for tag_id, count in conn.execute(query)}
 
     def attach(self, job_db_id: int, tag_id: int, actor: User) -> builtins.list[Tag]:
@@ -143,7 +143,7 @@ class TagRepository:
         """
         link = {"job_id": job_db_id, "tag_id": tag_id}
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 self._check_writable(conn, job_db_id, tag_id, actor)
                 linked = sa.select(jobtag.c.job_id).where(
                     jobtag.c.job_id == job_db_id, jobtag.c.tag_id == tag_id
@@ -152,7 +152,7 @@ class TagRepository:
                     conn.execute(sa.insert(jobtag).values(link))
         except sa.exc.IntegrityError:
             pass  # attached concurrently, or job or tag deleted meanwhile: checked below
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             self._check_writable(conn, job_db_id, tag_id, actor)
             return self._readable_tags_of_job(conn, job_db_id, actor)
 
@@ -162,7 +162,7 @@ class TagRepository:
         Returns the tags of the job afterwards that ``actor`` may read. Raises the same
         errors as :meth:`attach`.
         """
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             self._check_writable(conn, job_db_id, tag_id, actor)
             conn.execute(
                 sa.delete(jobtag).where(jobtag.c.job_id == job_db_id, jobtag.c.tag_id == tag_id)
@@ -179,7 +179,7 @@ class TagRepository:
         if not result:
             return result
         query = _job_tags_query(result, readable_scopes(actor))
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             for row in conn.execute(query):
                 result[row.job_id].append(tag_from_row(row._mapping))
         return result
@@ -189,7 +189,7 @@ class TagRepository:
 
         An unknown job has no tags; raises nothing beyond database errors.
         """
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return _tags(conn, _job_tags_query([job_db_id], None))
 
     def delete(self, tag_ids: Iterable[int], actor: User) -> int:
@@ -202,7 +202,7 @@ class TagRepository:
         ids = sorted(set(tag_ids))
         if not ids:
             return 0
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             rows = conn.execute(sa.select(*_COLUMNS).where(tag.c.id.in_(ids))).all()
             for found in (tag_from_row(row._mapping) for row in rows):
                 if not can_write_scope(actor, found.scope):
@@ -231,14 +231,14 @@ class TagRepository:
                 )
         for attempt in range(2):
             try:
-                with self.db.engine.begin() as conn:
+                with self.db.begin() as conn:
                     self._check_visible_job(conn, job_db_id, actor)
                     for item in tags:
                         self._link(conn, job_db_id, self._find_or_insert(conn, item))
                     return self._readable_tags_of_job(conn, job_db_id, actor)
             except sa.exc.IntegrityError:
                 if attempt:  # not a race with a concurrent insert: report what is wrong
-                    with self.db.engine.connect() as conn:
+                    with self.db.connect() as conn:
                         self._check_visible_job(conn, job_db_id, actor)
                     raise AlreadyExists(
                         "a tag of the same type and name exists in another scope"
@@ -257,7 +257,7 @@ class TagRepository:
         scope of one of the tags.
         """
         ids = sorted(set(tag_ids))
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             for tag_id in ids:
                 self._check_writable(conn, job_db_id, tag_id, actor)
             self._check_visible_job(conn, job_db_id, actor)
@@ -279,7 +279,7 @@ class TagRepository:
             .distinct()
             .order_by(jobtag.c.job_id)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return [int(job_id) for (job_id,) in conn.execute(query)]
 
     @staticmethod

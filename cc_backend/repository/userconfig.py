@@ -68,7 +68,7 @@ class UserConfigRepository:
         query = sa.select(configuration.c.confkey, configuration.c.value).where(
             configuration.c.username == username
         )
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(query.order_by(configuration.c.confkey)).all()
         return {key: decode_value(username, key, raw) for key, raw in rows}
 
@@ -77,7 +77,7 @@ class UserConfigRepository:
 
         Raises :class:`NotFound` if the user has no such setting.
         """
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(self._select(username, key)).first()
         if row is None:
             raise NotFound(f"user {username!r} has no configuration {key!r}")
@@ -94,7 +94,7 @@ class UserConfigRepository:
         text = encode_value(value)
         for attempt in range(2):
             try:
-                with self.db.engine.begin() as conn:
+                with self.db.begin() as conn:
                     self._upsert(conn, username, key, text)
                 return
             except sa.exc.IntegrityError:
@@ -110,7 +110,7 @@ class UserConfigRepository:
         Returns nothing. Raises :class:`NotFound` if the user has no such setting.
         """
         condition = (configuration.c.username == username, configuration.c.confkey == key)
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             if conn.execute(sa.delete(configuration).where(*condition)).rowcount == 0:
                 raise NotFound(f"user {username!r} has no configuration {key!r}")
 

@@ -153,7 +153,7 @@ class UserRepository:
             "password": hash_password(password) if password is not None else None,
         }
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(sa.insert(hpc_user).values(values))
         except sa.exc.IntegrityError:
             raise AlreadyExists(f"user {user.username!r} already exists") from None
@@ -161,7 +161,7 @@ class UserRepository:
 
     def get(self, username: str) -> User:
         """Return the user called ``username``; raise :class:`NotFound` if there is none."""
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return user_from_row(self._row(conn, username))
 
     def get_many(self, usernames: Iterable[str]) -> dict[str, User]:
@@ -171,7 +171,7 @@ class UserRepository:
         found: dict[str, User] = {}
         if not names:
             return found
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             for start in range(0, len(names), _NAMES_PER_QUERY):
                 chunk = names[start : start + _NAMES_PER_QUERY]
                 query = sa.select(hpc_user).where(hpc_user.c.username.in_(chunk))
@@ -192,7 +192,7 @@ class UserRepository:
         query = sa.select(hpc_user).order_by(hpc_user.c.username)
         if auth_source is not None:
             query = query.where(hpc_user.c.ldap == int(auth_source))
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             users = [user_from_row(row._mapping) for row in conn.execute(query)]
         if with_roles_only:
             users = [user for user in users if user.roles - {Role.USER}]
@@ -200,7 +200,7 @@ class UserRepository:
 
     def count(self) -> int:
         """Return the number of users."""
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(hpc_user)).scalar_one())
 
     def delete(self, username: str) -> None:
@@ -208,7 +208,7 @@ class UserRepository:
 
         Returns nothing. Raises :class:`NotFound` if there is no such user.
         """
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(sa.delete(configuration).where(configuration.c.username == username))
             result = conn.execute(sa.delete(hpc_user).where(hpc_user.c.username == username))
             if result.rowcount == 0:
@@ -261,7 +261,7 @@ class UserRepository:
             for key, value in (("name", name), ("email", email))
             if value is not None
         }
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             if values:
                 self._set(conn, username, **values)
             else:
@@ -274,7 +274,7 @@ class UserRepository:
         than 72 bytes, and :class:`NotFound` for an unknown user.
         """
         hashed = hash_password(password)
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             self._set(conn, username, password=hashed)
 
     def authenticate(self, username: str, password: str) -> User:
@@ -284,7 +284,7 @@ class UserRepository:
         Raises :class:`Unauthenticated`, with the same message whether the user is unknown,
         not local, has no password or gave the wrong one.
         """
-        with self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(sa.select(hpc_user).where(hpc_user.c.username == username)).first()
         user = user_from_row(row._mapping) if row is not None else None
         local = user is not None and user.auth_source is AuthSource.LOCAL
@@ -310,7 +310,7 @@ class UserRepository:
             raise NotFound(f"user {username!r} not found")
 
     def _change_role(self, username: str, role: Role, *, add: bool) -> None:
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             row = self._row(conn, username, lock=True)
             names = decode_json_list(row["roles"])
             has_role = role in _parse_roles(names)
@@ -328,7 +328,7 @@ class UserRepository:
             self._set(conn, username, roles=_encode_list([*kept, role.value] if add else kept))
 
     def _change_projects(self, username: str, project: str, *, add: bool) -> None:
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             user = user_from_row(self._row(conn, username, lock=True))
             if not user.has_role(Role.MANAGER):
                 raise InvalidInput(f"user {username!r} is not a manager")

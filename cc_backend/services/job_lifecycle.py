@@ -19,6 +19,7 @@ The rules are cc-backend's:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -260,7 +261,8 @@ class JobLifecycle:
             result.job_state.value,
         )
         if result.monitoring_status is not MonitoringStatus.DISABLED:
-            self.archiving.enqueue(result)
+            # Only a stored stop may be archived (the stop may be part of a write batch).
+            self.jobs.db.after_commit(functools.partial(self.archiving.enqueue, result))
         if not stopped.tagged:
             return result
         return self._with_readable_tags(result, actor)

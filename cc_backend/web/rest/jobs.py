@@ -238,7 +238,7 @@ class StartJobHandler(_LifecycleHandler):
 
     async def post(self) -> None:
         job: Job = self.body_as(Job)
-        started = await self.blocking(self.backends.lifecycle.start_job, job, self.user)
+        started = await self.backends.writes.run(self.backends.lifecycle.start_job, job, self.user)
         self.write_json({"msg": "success", "id": started.id}, status=201)
 
     put = post
@@ -249,7 +249,9 @@ class StopJobHandler(_LifecycleHandler):
 
     async def post(self) -> None:
         request: StopJobRequest = self.body_as(StopJobRequest)
-        stopped = await self.blocking(self.backends.lifecycle.stop_job, request, self.user)
+        stopped = await self.backends.writes.run(
+            self.backends.lifecycle.stop_job, request, self.user
+        )
         self.write_json(job_json(stopped))
 
     put = post

@@ -13,7 +13,9 @@ class NodeStateHandler(BaseAPIHandler):
 
     async def post(self) -> None:
         request: NodeStatesRequest = self.body_as(NodeStatesRequest)
-        await self.blocking(self.backends.lifecycle.update_node_states, request, self.user)
+        await self.backends.writes.run(
+            self.backends.lifecycle.update_node_states, request, self.user
+        )
         self.write_json({"msg": "success"})
 
     put = post
