@@ -71,7 +71,11 @@ from cc_backend.web.graphql.errors import (
     error_body,
     make_error_formatter,
 )
-from cc_backend.web.graphql.limits import validate_with_codes, validation_rules
+from cc_backend.web.graphql.limits import (
+    RequestLimits,
+    validate_with_codes,
+    validation_rules,
+)
 from cc_backend.web.graphql.schema import executable_schema
 from cc_backend.web.rest.base import BaseAPIHandler
 
@@ -95,25 +99,26 @@ _ARIADNE_LOG = _NoLogging(log, {})
 
 
 class DocumentCache:
-    """Parsed documents by query text, and which of them passed graphql-core's specified
-    validation rules (ariadne's ``query_parser`` and ``query_validator``).
+    """Parsed documents by query text, and which of them passed validation (ariadne's
+    ``query_parser`` and ``query_validator``).
 
-    The specified rules depend on the schema and the document only, so a document that
-    passed them once is not checked against them again; the other rules (the project's
-    depth and cost limits, which read the variables and settings) run on every request. A
-    document is validated with all rules together, as before, until it has passed. Holds at
-    most ``size`` query texts, dropping the least recently used first; thread-safe.
+    graphql-core's specified rules and the project's :class:`RequestLimits` depend on the
+    schema, the document and the limits in force only, so a document that passed them once
+    is not checked against them again while those stay the same; any other rule runs on
+    every request. A document is validated with all rules together until it has passed.
+    Holds at most ``size`` query texts, dropping the least recently used first; thread-safe.
     """
 
-    _SPECIFIED = frozenset(specified_rules)
+    #: Rules whose verdict depends on the schema, the document and the limits only.
+    _CACHEABLE = frozenset(specified_rules) | {RequestLimits}
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
         #: Query text by id of each cached document (ids stay unique while it is cached).
         self._texts: dict[int, str] = {}
-        #: ids of cached documents that passed the specified rules, with the schema.
-        self._passed: dict[int, GraphQLSchema] = {}
+        #: ids of cached documents that passed the cacheable rules: schema and limits then.
+        self._passed: dict[int, tuple[GraphQLSchema, tuple[int, int]]] = {}
         self._lock = threading.Lock()
 
     def parse(self, _context: Any, data: Mapping[str, Any]) -> DocumentNode:
@@ -144,19 +149,20 @@ class DocumentCache:
         type_info: TypeInfo | None = None,
     ) -> list[GraphQLError]:
         """:func:`~cc_backend.web.graphql.limits.validate_with_codes`, leaving out the
-        specified rules for a cached document that passed them before."""
+        cacheable rules for a cached document that passed them before."""
         every = tuple(rules) if rules is not None else tuple(specified_rules)
         key = id(document_ast)
+        verdict = (schema, RequestLimits.settings())
         with self._lock:
-            passed = self._passed.get(key) is schema
-        if passed:
-            own = [rule for rule in every if rule not in self._SPECIFIED]
+            stored = self._passed.get(key)
+        if stored is not None and stored[0] is schema and stored[1] == verdict[1]:
+            own = [rule for rule in every if rule not in self._CACHEABLE]
             return validate_with_codes(schema, document_ast, own, max_errors) if own else []
         errors = validate_with_codes(schema, document_ast, every, max_errors)
-        if not errors and set(every) >= self._SPECIFIED:
+        if not errors and set(every) >= self._CACHEABLE:
             with self._lock:
                 if key in self._texts:
-                    self._passed[key] = schema
+                    self._passed[key] = verdict
         return errors
 
 

@@ -4,12 +4,16 @@
   (fragments count where they are spread). The deepest query of the web interface nests
   seven (``nodeMetricsList.items.metrics.metric.series.statistics.avg``). Introspection fields are
   left to graphql-core's own introspection depth rule, so GraphiQL keeps working.
-- **Cost**: every selected field counts one, aliases and fragment spreads included, at
-  most :data:`MAX_COST` per request (ariadne's cost validator); this stops one request
-  from asking for the same list under a thousand aliases.
+- **Cost**: every selected field counts one, aliases and fragment spreads included (a
+  fragment spread twice counts twice), at most :data:`MAX_COST` per request; this stops one
+  request from asking for the same list under a thousand aliases. Introspection fields do
+  not count.
 
-A request over a limit gets ``GRAPHQL_VALIDATION_FAILED`` naming the limit and is not
-executed.
+Both depend on the document alone (not on the variables), so :class:`RequestLimits` is a
+rule whose verdict may be cached with the document, under :meth:`RequestLimits.settings`.
+Each fragment is measured once, however often it is spread, so measuring takes time linear
+in the document's size. A request over a limit gets ``GRAPHQL_VALIDATION_FAILED`` naming
+the limit and is not executed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from ariadne.validation import cost_validator
 from graphql import (
     ASTValidationRule,
     DocumentNode,
@@ -36,7 +39,13 @@ from graphql import (
 
 from cc_backend.web.graphql.errors import VALIDATION_FAILED
 
-__all__ = ["MAX_COST", "MAX_DEPTH", "depth_limit", "validate_with_codes", "validation_rules"]
+__all__ = [
+    "MAX_COST",
+    "MAX_DEPTH",
+    "RequestLimits",
+    "validate_with_codes",
+    "validation_rules",
+]
 
 #: Deepest nesting of selections a request may use.
 MAX_DEPTH = 10
@@ -44,57 +53,69 @@ MAX_DEPTH = 10
 MAX_COST = 1000
 
 
-def depth_limit(max_depth: int) -> type[ASTValidationRule]:
-    """A validation rule refusing operations nested deeper than ``max_depth`` levels."""
+class RequestLimits(ValidationRule):
+    """Refuses operations nested deeper than :data:`MAX_DEPTH` or costing more than
+    :data:`MAX_COST` (see the module docstring)."""
 
-    class DepthLimit(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            depth = _depth(self.context, node.selection_set, frozenset())
-            if depth > max_depth:
-                name = node.name.value if node.name else "anonymous operation"
-                self.report_error(
-                    GraphQLError(
-                        f"{name} nests {depth} levels deep; at most {max_depth} are allowed",
-                        node,
-                        extensions={"code": VALIDATION_FAILED},
-                    )
-                )
+    @staticmethod
+    def settings() -> tuple[int, int]:
+        """The limits in force: a verdict of this rule holds while they stay the same."""
+        return MAX_DEPTH, MAX_COST
 
-    return DepthLimit
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        depth, cost = _measure(self.context, node.selection_set, frozenset(), {})
+        name = node.name.value if node.name else "anonymous operation"
+        if depth > MAX_DEPTH:
+            self._refuse(f"{name} nests {depth} levels deep; at most {MAX_DEPTH} are allowed", node)
+        if cost > MAX_COST:
+            self._refuse(f"{name} costs {cost}, more than the maximum cost of {MAX_COST}", node)
+
+    def _refuse(self, message: str, node: OperationDefinitionNode) -> None:
+        self.report_error(GraphQLError(message, node, extensions={"code": VALIDATION_FAILED}))
 
 
-def _depth(context: ValidationContext, selections: SelectionSetNode, seen: frozenset[str]) -> int:
-    """The nesting depth below ``selections`` (introspection fields do not count)."""
-    deepest = 0
+def _measure(
+    context: ValidationContext,
+    selections: SelectionSetNode,
+    seen: frozenset[str],
+    fragments: dict[str, tuple[int, int]],
+) -> tuple[int, int]:
+    """Depth and cost of ``selections``; ``fragments`` memoizes each fragment's measures
+    (spreads inside ``seen`` are cycles, another rule's error, and count nothing)."""
+    depth = cost = 0
     for selection in selections.selections:
         if isinstance(selection, FieldNode):
             if selection.name.value.startswith("__"):
                 continue
             below = selection.selection_set
-            deepest = max(deepest, 1 + (_depth(context, below, seen) if below else 0))
+            inner_depth, inner_cost = _measure(context, below, seen, fragments) if below else (0, 0)
+            depth = max(depth, 1 + inner_depth)
+            cost += 1 + inner_cost
         elif isinstance(selection, InlineFragmentNode):
-            deepest = max(deepest, _depth(context, selection.selection_set, seen))
+            inner_depth, inner_cost = _measure(context, selection.selection_set, seen, fragments)
+            depth = max(depth, inner_depth)
+            cost += inner_cost
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
-            fragment = context.get_fragment(name)
-            if fragment is not None and name not in seen:  # cycles are another rule's error
-                deepest = max(deepest, _depth(context, fragment.selection_set, seen | {name}))
-    return deepest
+            if name in seen:
+                continue
+            measured = fragments.get(name)
+            if measured is None:
+                fragment = context.get_fragment(name)
+                if fragment is None:  # an unknown fragment is another rule's error
+                    continue
+                measured = _measure(context, fragment.selection_set, seen | {name}, fragments)
+                fragments[name] = measured
+            depth = max(depth, measured[0])
+            cost += measured[1]
+    return depth, cost
 
 
 def validation_rules(
-    _context: Any, _document: DocumentNode, data: dict[str, Any]
+    _context: Any, _document: DocumentNode, _data: dict[str, Any]
 ) -> list[type[ASTValidationRule]]:
-    """The extra rules for one request (ariadne calls this with the request's data)."""
-    variables = data.get("variables")
-    return [
-        depth_limit(MAX_DEPTH),
-        cost_validator(
-            maximum_cost=MAX_COST,
-            default_cost=1,
-            variables=variables if isinstance(variables, dict) else None,
-        ),
-    ]
+    """The extra rules of every request (ariadne calls this with the request's data)."""
+    return [RequestLimits]
 
 
 def validate_with_codes(

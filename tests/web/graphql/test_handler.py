@@ -13,6 +13,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 from cc_backend.domain.user import User
 from cc_backend.server import Backends
+from cc_backend.web.graphql import limits
 from cc_backend.web.graphql.limits import MAX_COST, MAX_DEPTH
 from tests.web.browser import Browser
 from tests.web.graphql.conftest import GraphQL, Reply, Seeded
@@ -275,3 +276,47 @@ async def test_a_thousand_aliases_exceed_the_cost_limit(gql: GraphQL) -> None:
     assert reply.status == 422
     assert reply.codes == ["GRAPHQL_VALIDATION_FAILED"]
     assert "maximum cost" in reply.errors[0]["message"]
+
+
+async def test_a_fragment_costs_as_often_as_it_is_spread(gql: GraphQL, seeded: Seeded) -> None:
+    tags = " ".join(f"t{i}: tags {{ id name }}" for i in range(100))  # 300 per spread
+    fragment = "fragment F on Query { " + tags + " }"
+    reply = await gql("{ ...F ...F ...F } " + fragment)  # 900: allowed
+    assert reply.status == 200
+    reply = await gql("{ ...F ...F ...F ...F } " + fragment)
+    assert reply.status == 422
+    assert "costs 1200, more than the maximum cost of 1000" in reply.errors[0]["message"]
+
+
+async def test_fragments_spread_exponentially_are_refused_without_expanding_them(
+    gql: GraphQL,
+) -> None:
+    """Thirty fragments each spreading the next twice select 2**30 fields: refused at once."""
+    fragments = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(30)]
+    fragments.append("fragment F30 on Query { tags { id } }")
+    reply = await gql("{ ...F0 } " + " ".join(fragments))
+    assert reply.status == 422
+    assert reply.codes == ["GRAPHQL_VALIDATION_FAILED"]
+    assert f"costs {2**31}, more than the maximum cost" in reply.errors[0]["message"]
+
+
+async def test_a_document_that_passed_is_not_measured_again_while_the_limits_stay(
+    gql: GraphQL, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured = 0
+    measure = limits._measure
+
+    def counting(*args: Any) -> tuple[int, int]:
+        nonlocal measured
+        measured += 1
+        return measure(*args)
+
+    monkeypatch.setattr(limits, "_measure", counting)
+    query = "query Twice { tags { id } }"
+    for _ in range(3):
+        assert (await gql(query)).status == 200
+    assert measured == 2  # the operation and its one field, on the first request only
+    monkeypatch.setattr(limits, "MAX_COST", 1)
+    reply = await gql(query)
+    assert reply.status == 422
+    assert "maximum cost of 1" in reply.errors[0]["message"]
