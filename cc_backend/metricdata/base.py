@@ -17,11 +17,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from cc_backend.domain.cluster import MetricScope
+from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import JobData, MetricStatistics, ScopedStatistics
 
-__all__ = ["MetricDataRepository", "NodeData", "NodeListPage"]
+__all__ = ["HostPage", "MetricDataRepository", "NodeData", "NodeListPage", "all_hosts", "host_page"]
 
 #: Node data of a cluster: host name -> that host's metric data (metric -> scope -> series).
 NodeData = dict[str, JobData]
@@ -36,6 +36,46 @@ class NodeListPage:
     #: Number of hosts matching the filter, on all pages.
     total: int = 0
     has_next_page: bool = False
+
+
+@dataclass(frozen=True)
+class HostPage:
+    """The hosts of one page of a cluster's node list (before any data is loaded)."""
+
+    #: The host names of the page, sorted.
+    hosts: list[str]
+    #: Number of hosts matching the filter, on all pages.
+    total: int
+    has_next_page: bool
+
+
+def all_hosts(cluster: Cluster) -> list[str]:
+    """Every host of ``cluster``, sorted by name."""
+    return sorted({host for sc in cluster.sub_clusters for host in sc.hosts})
+
+
+def host_page(
+    cluster: Cluster,
+    *,
+    subcluster: str | None,
+    host_filter: str | None,
+    only_hosts: Collection[str] | None,
+    page: int,
+    items_per_page: int,
+) -> HostPage:
+    """The hosts on page ``page`` of ``cluster``'s node list, with the rule of
+    :meth:`MetricDataRepository.load_node_list` (every backend pages the same way)."""
+    hosts = sorted(
+        host
+        for sc in cluster.sub_clusters
+        if subcluster in (None, sc.name)
+        for host in sc.hosts
+        if (not host_filter or host_filter in host) and (only_hosts is None or host in only_hosts)
+    )
+    first = max(page - 1, 0) * items_per_page
+    selected = hosts[first : first + items_per_page] if items_per_page > 0 else hosts
+    has_next = items_per_page > 0 and first + items_per_page < len(hosts)
+    return HostPage(selected, len(hosts), has_next)
 
 
 class MetricDataRepository(abc.ABC):

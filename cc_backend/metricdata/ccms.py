@@ -35,7 +35,13 @@ from cc_backend.domain.jobdata import (
     Series,
     SeriesStatistics,
 )
-from cc_backend.metricdata.base import MetricDataRepository, NodeData, NodeListPage
+from cc_backend.metricdata.base import (
+    MetricDataRepository,
+    NodeData,
+    NodeListPage,
+    all_hosts,
+    host_page,
+)
 from cc_backend.metricdata.scopes import ScopeQuery, build_queries
 from cc_backend.metricstore.models import (
     ApiMetricData,
@@ -211,7 +217,7 @@ class CCMetricStoreData(MetricDataRepository):
         stop: int,
     ) -> NodeData:
         found = self.cluster_of(cluster)
-        names = list(hosts) if hosts is not None else _all_hosts(found)
+        names = list(hosts) if hosts is not None else all_hosts(found)
         per_host = self._node_queries(found, names, metrics, scopes)
         queries = [q for _, qs in per_host for q in qs]
         answers = self._ask(cluster, start, stop, queries, 0)
@@ -241,17 +247,15 @@ class CCMetricStoreData(MetricDataRepository):
         only_hosts: Collection[str] | None = None,
     ) -> NodeListPage:
         found = self.cluster_of(cluster)
-        hosts = sorted(
-            host
-            for sc in found.sub_clusters
-            if subcluster in (None, sc.name)
-            for host in sc.hosts
-            if (not host_filter or host_filter in host)
-            and (only_hosts is None or host in only_hosts)
+        paged = host_page(
+            found,
+            subcluster=subcluster,
+            host_filter=host_filter,
+            only_hosts=only_hosts,
+            page=page,
+            items_per_page=items_per_page,
         )
-        first = max(page - 1, 0) * items_per_page
-        selected = hosts[first : first + items_per_page] if items_per_page > 0 else hosts
-        per_host = self._node_queries(found, selected, metrics, scopes)
+        per_host = self._node_queries(found, paged.hosts, metrics, scopes)
         queries = [q for _, qs in per_host for q in qs]
         answers = self._ask(cluster, start, stop, queries, resolution) if queries else []
         nodes: dict[str, JobData] = {}
@@ -262,8 +266,7 @@ class CCMetricStoreData(MetricDataRepository):
             position += len(host_queries)
             nodes[host] = self._job_data(found, sc_name, host_queries, chunk, failures)
         _log_missing(failures)
-        has_next = items_per_page > 0 and first + items_per_page < len(hosts)
-        return NodeListPage(nodes=nodes, total=len(hosts), has_next_page=has_next)
+        return NodeListPage(nodes=nodes, total=paged.total, has_next_page=paged.has_next_page)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -390,7 +393,3 @@ def _log_missing(failures: Sequence[str]) -> None:
 
 def _statistics(result: ApiMetricData) -> MetricStatistics:
     return MetricStatistics(avg=result.avg, min=result.min, max=result.max)
-
-
-def _all_hosts(cluster: Cluster) -> list[str]:
-    return sorted({host for sc in cluster.sub_clusters for host in sc.hosts})

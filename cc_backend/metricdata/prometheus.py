@@ -60,7 +60,13 @@ from cc_backend.domain.jobdata import (
     Series,
     SeriesStatistics,
 )
-from cc_backend.metricdata.base import MetricDataRepository, NodeData, NodeListPage
+from cc_backend.metricdata.base import (
+    MetricDataRepository,
+    NodeData,
+    NodeListPage,
+    all_hosts,
+    host_page,
+)
 
 __all__ = [
     "DEFAULT_TEMPLATES",
@@ -378,7 +384,7 @@ class PrometheusData(MetricDataRepository):
     ) -> NodeData:
         self._check_scopes(scopes)
         found = self.cluster_of(cluster)
-        names = list(hosts) if hosts is not None else _all_hosts(found)
+        names = list(hosts) if hosts is not None else all_hosts(found)
         return self._nodes(found, names, metrics, _Window(start, stop))
 
     def load_node_list(
@@ -398,19 +404,16 @@ class PrometheusData(MetricDataRepository):
     ) -> NodeListPage:
         self._check_scopes(scopes)
         found = self.cluster_of(cluster)
-        hosts = sorted(
-            host
-            for sc in found.sub_clusters
-            if subcluster in (None, sc.name)
-            for host in sc.hosts
-            if (not host_filter or host_filter in host)
-            and (only_hosts is None or host in only_hosts)
+        paged = host_page(
+            found,
+            subcluster=subcluster,
+            host_filter=host_filter,
+            only_hosts=only_hosts,
+            page=page,
+            items_per_page=items_per_page,
         )
-        first = max(page - 1, 0) * items_per_page
-        selected = hosts[first : first + items_per_page] if items_per_page > 0 else hosts
-        nodes = self._nodes(found, selected, metrics, _Window(start, stop, resolution))
-        has_next = items_per_page > 0 and first + items_per_page < len(hosts)
-        return NodeListPage(nodes=nodes, total=len(hosts), has_next_page=has_next)
+        nodes = self._nodes(found, paged.hosts, metrics, _Window(start, stop, resolution))
+        return NodeListPage(nodes=nodes, total=paged.total, has_next_page=paged.has_next_page)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -563,10 +566,6 @@ class PrometheusData(MetricDataRepository):
         if metric not in self._reported:
             self._reported.add(metric)
             log.info("Prometheus: no query template for metric %s; it has no data", metric)
-
-
-def _all_hosts(cluster: Cluster) -> list[str]:
-    return sorted({host for sc in cluster.sub_clusters for host in sc.hosts})
 
 
 # -- configuration ------------------------------------------------------------------------
