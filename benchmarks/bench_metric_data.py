@@ -44,7 +44,6 @@ import contextlib
 import cProfile
 import gzip
 import io
-import multiprocessing
 import os
 import pstats
 import statistics
@@ -64,6 +63,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.api_server import SINK_PATH, ApiServer
+from benchmarks.client_process import ClientProcess
 from cc_backend.archive import JobRef
 from cc_backend.archive.layout import DATA_FILE_GZ
 from cc_backend.auth.keys import load_private_key
@@ -404,36 +404,21 @@ class ShapeFigures:
         }
 
 
-class IngestDriver:
-    """Runs the client process and measures this process's CPU around each of its sends."""
+class IngestDriver(ClientProcess):
+    """The ingest client process; measures this process's CPU around each of its sends."""
 
     def __init__(self, plan: IngestPlan) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.pipe, child = context.Pipe()
-        self.process = context.Process(target=client_process, args=(child, plan), daemon=True)
-        self.process.start()
-        child.close()
+        super().__init__(client_process, plan)
 
     def build(self, first_step: int, steps: int, batch: int) -> tuple[int, int]:
-        self.pipe.send(("build", first_step, steps, batch))
-        payloads, values = self.pipe.recv()
+        (payloads, values), _ = self.ask("build", first_step, steps, batch)
         return int(payloads), int(values)
 
     def send(self, path: str) -> tuple[dict[str, Any], float]:
         """The client's outcome of posting the built payloads to ``path``, and the CPU
         seconds this process (the server) spent meanwhile."""
-        cpu = time.process_time()
-        self.pipe.send(("send", path))
-        outcome: dict[str, Any] = self.pipe.recv()
-        return outcome, time.process_time() - cpu
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.pipe.send(("end",))
-        self.process.join(30)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join()
+        outcome, cpu = self.ask("send", path)
+        return dict(outcome), cpu
 
 
 def measure_ingest(

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import contextlib
 import io
-import multiprocessing
 import os
 import pstats
 import sys
@@ -36,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import orjson
@@ -45,6 +44,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.api_server import PING_PATH, ApiServer
+from benchmarks.client_process import ClientProcess
 from cc_backend.auth.keys import load_private_key
 from cc_backend.auth.tokens import issue_token
 from cc_backend.cli import main as cli_main
@@ -238,44 +238,16 @@ def client_process(pipe: Pipe, port: int, token: str, clients: int) -> None:
     asyncio.run(serve())
 
 
-class ClientDriver:
-    """Runs the client process; each round answers the client's samples and the CPU
-    seconds this process (the server) spent meanwhile."""
-
-    def __init__(self, port: int, token: str, clients: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.pipe, child = context.Pipe()
-        self.process = context.Process(
-            target=client_process, args=(child, port, token, clients), daemon=True
-        )
-        self.process.start()
-        child.close()
-
-    def round(self, *command: Any) -> tuple[Samples, float]:
-        cpu = time.process_time()
-        self.pipe.send(command)
-        samples: Samples = self.pipe.recv()
-        return samples, time.process_time() - cpu
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.pipe.send(("end",))
-        self.process.join(30)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join()
-
-
 def drive(server: ApiServer, token: str, pairs: int, clients: int, profile: bool) -> Samples:
     """Warm up, then alternate lifecycle and ping rounds until ``pairs`` pairs are done."""
-    driver = ClientDriver(server.port, token, clients)
+    driver = ClientProcess(client_process, server.port, token, clients)
     total = Samples()
     next_id = 1
     try:
         warmup = max(clients * 4, 50)
-        driver.round("lifecycle", list(range(next_id, next_id + warmup)))
+        driver.ask("lifecycle", list(range(next_id, next_id + warmup)))
         next_id += warmup
-        driver.round("ping", warmup * 2)
+        driver.ask("ping", warmup * 2)
         done = 0
         while done < pairs:
             size = min(ROUND_PAIRS, pairs - done)
@@ -283,11 +255,11 @@ def drive(server: ApiServer, token: str, pairs: int, clients: int, profile: bool
             next_id += size
             if profile:
                 server.profiling(True)
-            samples, cpu = driver.round("lifecycle", ids)
+            samples, cpu = driver.ask("lifecycle", ids)
             if profile:
                 server.profiling(False)
             total.merge(samples, "lifecycle", cpu)
-            samples, cpu = driver.round("ping", 2 * size)
+            samples, cpu = driver.ask("ping", 2 * size)
             total.merge(samples, "ping", cpu)
             done += size
     finally:
