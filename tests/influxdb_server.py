@@ -8,8 +8,6 @@ are needed (``from tests.influxdb_server import influx_database, influxdb_server
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -23,7 +21,7 @@ import orjson
 import pytest
 import urllib3
 
-from tests.nats_server import free_port
+from tests.server_processes import free_port, require_binary, stop_process
 
 __all__ = ["InfluxServer", "influx_database", "influxdb_server", "line"]
 
@@ -132,13 +130,7 @@ class InfluxServer:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
         self._http.clear()
 
@@ -182,11 +174,7 @@ class InfluxServer:
 def influxdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
     """A running ``influxd`` with authentication and an admin user; skipped without the
     binary unless ``CC_REQUIRE_INFLUXDB=1``."""
-    binary = shutil.which("influxd")
-    if binary is None:
-        if os.environ.get("CC_REQUIRE_INFLUXDB") == "1":
-            pytest.fail("influxd not found on PATH, but CC_REQUIRE_INFLUXDB=1")
-        pytest.skip("influxd not found on PATH (install Debian's influxdb)")
+    binary = require_binary("influxd", "CC_REQUIRE_INFLUXDB", "influxdb")
     server = InfluxServer(binary, tmp_path_factory.mktemp("influxdb"))
     server.start()
     yield server

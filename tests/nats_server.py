@@ -9,8 +9,6 @@ NATS APIs imports them directly. Without the binary the fixtures skip the test, 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -22,14 +20,9 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-__all__ = ["NatsServer", "free_port", "nats_server", "publisher", "wait_until"]
+from tests.server_processes import free_port, require_binary, stop_process
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["NatsServer", "nats_server", "publisher", "wait_until"]
 
 
 def _wait_for_port(port: int, timeout: float = 10.0) -> None:
@@ -69,20 +62,14 @@ class NatsServer:
 
     def kill(self) -> None:
         """Kill the server (SIGKILL) and wait for it to exit."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process, kill=True)
         self.process = None
 
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     """A running ``nats-server``; skipped without the binary unless ``CC_REQUIRE_NATS=1``."""
-    binary = shutil.which("nats-server")
-    if binary is None:
-        if os.environ.get("CC_REQUIRE_NATS") == "1":
-            pytest.fail("nats-server not found on PATH, but CC_REQUIRE_NATS=1")
-        pytest.skip("nats-server not found on PATH (install Debian's nats-server)")
+    binary = require_binary("nats-server", "CC_REQUIRE_NATS", "nats-server")
     server = NatsServer(binary, free_port(), tmp_path)
     server.start()
     yield server

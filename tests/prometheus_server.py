@@ -16,8 +16,6 @@ Without the binaries the fixture skips the test, unless ``CC_REQUIRE_PROMETHEUS=
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,7 +27,7 @@ import orjson
 import pytest
 import urllib3
 
-from tests.nats_server import free_port
+from tests.server_processes import free_port, require_binary, stop_process
 
 __all__ = [
     "PromSeries",
@@ -157,23 +155,13 @@ class PrometheusServer:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and wait for it to exit."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
 
 def _binaries() -> tuple[str, str]:
-    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    if prometheus is None or promtool is None:
-        if os.environ.get("CC_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail("prometheus/promtool not found on PATH, but CC_REQUIRE_PROMETHEUS=1")
-        pytest.skip("prometheus/promtool not found on PATH (install Debian's prometheus)")
-    return prometheus, promtool
+    require = ("CC_REQUIRE_PROMETHEUS", "prometheus")
+    return require_binary("prometheus", *require), require_binary("promtool", *require)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 from cc_backend.auth.keys import load_public_key
 from cc_backend.auth.tokens import verify_token
 from cc_backend.cli import main
+from tests.server_processes import free_port
 
 SECRET_ENV = ("JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "SESSION_KEY")
 
@@ -126,15 +127,9 @@ def test_migrate_db_adopts_a_cc_backend_database(
     assert main(["--config", str(site / "config.json"), "jwt", "demo"]) == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(site: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "cc_backend.cli", "serve", "--addr", f"127.0.0.1:{port}"],
         cwd=site,

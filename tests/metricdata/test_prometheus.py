@@ -41,8 +41,8 @@ from cc_backend.metricdata.prometheus import (
     prometheus_from_config,
 )
 from cc_backend.metricdata.registry import MetricDataSources
-from tests.nats_server import free_port
 from tests.prometheus_server import PrometheusServer, PromSeries, prometheus_launcher
+from tests.server_processes import free_port
 
 __all__ = ["prometheus_launcher"]  # the session fixture, imported for pytest
 

@@ -15,7 +15,8 @@ from cc_backend.metricstore.models import ApiQueryRequest
 from cc_backend.nats.metrics import NatsMetricIngest
 from cc_backend.server import Backends, make_nats_metric_ingest
 from tests.metric_lines import TIMESTEP, node_samples, recent_start, to_payload
-from tests.nats_server import NatsServer, free_port, wait_until
+from tests.nats_server import NatsServer, wait_until
+from tests.server_processes import free_port
 
 SUBJECT = "cc.metrics"
 STEPS = 5

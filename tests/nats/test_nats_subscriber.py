@@ -18,7 +18,8 @@ from cc_backend.nats import NATS_ACTOR, NatsApi, encode_event
 from cc_backend.repository.nodes import SchedulerState
 from cc_backend.server import Backends, make_nats_api
 from tests.nats.conftest import JOB_SUBJECT, NODE_SUBJECT
-from tests.nats_server import NatsServer, free_port, wait_until
+from tests.nats_server import NatsServer, wait_until
+from tests.server_processes import free_port
 
 SUBJECTS = ApiSubjects(subject_job_event=JOB_SUBJECT, subject_node_state=NODE_SUBJECT)
 

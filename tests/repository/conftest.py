@@ -18,7 +18,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
@@ -35,6 +34,7 @@ from sqlalchemy.pool import NullPool
 
 from cc_backend.repository import schema
 from cc_backend.repository.database import Database, database_url, open_database
+from tests.server_processes import free_port
 
 _job_ids = itertools.count(1000)
 
@@ -160,12 +160,6 @@ def _scratch_parent() -> Path:
     return Path(tempfile.gettempdir())
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class _PostgresProcess:
     """initdb, start and stop of a server in ``workdir``, run as ``as_user`` when given."""
 
@@ -248,7 +242,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         process.init()
         for _attempt in range(3):  # another process may take the free port first
-            port = _free_port()
+            port = free_port()
             if process.start(port):
                 break
         else:

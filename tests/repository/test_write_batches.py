@@ -4,8 +4,9 @@ the writes it would keep on its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,10 @@ def tag_names(db: Database) -> list[str]:
         return sorted(conn.execute(sa.select(schema.tag.c.tag_name)).scalars())
 
 
-def hold_thread(batcher: WriteBatcher) -> tuple[threading.Event, threading.Event]:
-    """Occupy the batch thread until the returned ``release`` event is set."""
+@contextlib.asynccontextmanager
+async def one_batch(batcher: WriteBatcher) -> AsyncIterator[None]:
+    """Keep the batch thread busy while the block runs, so that the calls the block makes
+    wait and then run together in the next batch (after a call that only waited)."""
     busy, release = threading.Event(), threading.Event()
 
     def block() -> None:
@@ -56,16 +59,18 @@ def hold_thread(batcher: WriteBatcher) -> tuple[threading.Event, threading.Event
 
     threading.Thread(target=batcher.call, args=(block,), daemon=True).start()
     assert busy.wait(10)
-    return busy, release
+    try:
+        yield
+        await asyncio.sleep(0.05)  # the block's calls reach the queue
+    finally:
+        release.set()
 
 
 async def test_concurrent_calls_share_commits_and_each_gets_its_own_result(
     db: Database, batcher: WriteBatcher
 ) -> None:
-    _busy, release = hold_thread(batcher)
-    calls = [asyncio.ensure_future(batcher.run(add_tag, db, f"tag-{n}")) for n in range(20)]
-    await asyncio.sleep(0.05)
-    release.set()
+    async with one_batch(batcher):
+        calls = [asyncio.ensure_future(batcher.run(add_tag, db, f"tag-{n}")) for n in range(20)]
     ids = await asyncio.gather(*calls)
 
     assert len(set(ids)) == 20
@@ -82,13 +87,11 @@ async def test_a_failing_call_gets_its_error_and_the_others_of_its_batch_are_sto
             conn.execute(sa.insert(schema.tag).values(tag_type="t", tag_name="rolled-back"))
             raise NotFound("no such thing")
 
-    _busy, release = hold_thread(batcher)
-    first = asyncio.ensure_future(batcher.run(add_tag, db, "before"))
-    failing = asyncio.ensure_future(batcher.run(add_then_fail))
-    duplicate = asyncio.ensure_future(batcher.run(add_tag, db, "before"))
-    last = asyncio.ensure_future(batcher.run(add_tag, db, "after"))
-    await asyncio.sleep(0.05)
-    release.set()
+    async with one_batch(batcher):
+        first = asyncio.ensure_future(batcher.run(add_tag, db, "before"))
+        failing = asyncio.ensure_future(batcher.run(add_then_fail))
+        duplicate = asyncio.ensure_future(batcher.run(add_tag, db, "before"))
+        last = asyncio.ensure_future(batcher.run(add_tag, db, "after"))
 
     await first
     with pytest.raises(NotFound, match="no such thing"):
@@ -122,11 +125,9 @@ async def test_reads_in_a_call_see_the_writes_of_earlier_calls_in_the_batch(
         with db.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(schema.tag)).scalar())
 
-    _busy, release = hold_thread(batcher)
-    added = asyncio.ensure_future(batcher.run(add_tag, db, "one"))
-    counted = asyncio.ensure_future(batcher.run(count_tags))
-    await asyncio.sleep(0.05)
-    release.set()
+    async with one_batch(batcher):
+        added = asyncio.ensure_future(batcher.run(add_tag, db, "one"))
+        counted = asyncio.ensure_future(batcher.run(count_tags))
     await added
     assert await counted == 1
 
@@ -153,11 +154,9 @@ async def test_a_failed_commit_fails_every_call_of_the_batch_and_stores_nothing(
             conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT
             conn.execute(sa.insert(schema.jobtag).values(job_id=999, tag_id=999))
 
-    _busy, release = hold_thread(batcher)
-    good = asyncio.ensure_future(batcher.run(add_tag, db, "lost"))
-    bad = asyncio.ensure_future(batcher.run(add_dangling_link))
-    await asyncio.sleep(0.05)
-    release.set()
+    async with one_batch(batcher):
+        good = asyncio.ensure_future(batcher.run(add_tag, db, "lost"))
+        bad = asyncio.ensure_future(batcher.run(add_dangling_link))
 
     for call in (good, bad):
         with pytest.raises(BackendUnavailable, match="not stored"):
@@ -169,12 +168,11 @@ async def test_a_failed_commit_fails_every_call_of_the_batch_and_stores_nothing(
 async def test_a_call_whose_caller_gave_up_before_it_started_is_not_run(
     db: Database, batcher: WriteBatcher
 ) -> None:
-    _busy, release = hold_thread(batcher)
-    abandoned = asyncio.ensure_future(batcher.run(add_tag, db, "abandoned"))
-    await asyncio.sleep(0.05)
-    abandoned.cancel()
-    await asyncio.sleep(0)
-    release.set()
+    async with one_batch(batcher):
+        abandoned = asyncio.ensure_future(batcher.run(add_tag, db, "abandoned"))
+        await asyncio.sleep(0.05)
+        abandoned.cancel()
+        await asyncio.sleep(0)
     await batcher.run(add_tag, db, "wanted")
     assert tag_names(db) == ["wanted"]
 
@@ -193,11 +191,10 @@ def test_threads_call_in_batches_too_and_a_call_from_within_a_batch_runs_in_it(
 async def test_close_answers_the_queued_calls_and_refuses_new_ones(
     db: Database, batcher: WriteBatcher
 ) -> None:
-    _busy, release = hold_thread(batcher)
-    queued = asyncio.ensure_future(batcher.run(add_tag, db, "queued"))
-    await asyncio.sleep(0.05)
-    closing = asyncio.get_running_loop().run_in_executor(None, batcher.close)
-    release.set()
+    async with one_batch(batcher):
+        queued = asyncio.ensure_future(batcher.run(add_tag, db, "queued"))
+        await asyncio.sleep(0.05)
+        closing = asyncio.get_running_loop().run_in_executor(None, batcher.close)
     await closing
     assert await queued > 0
     with pytest.raises(BackendUnavailable, match="shutting down"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from cc_backend.domain.filters import JobFilter
 from cc_backend.domain.job import Job
 from cc_backend.stats import ArchiveIndex, ArchiveStats
+from tests.server_processes import free_port
 
 Built = tuple[ArchiveIndex, ArchiveStats]
 
@@ -53,19 +53,12 @@ def test_memory_filesystem_location(jobs: list[Job], new_index: Callable[..., Bu
     assert any(str(f).endswith("manifest.json") for f in files)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1 (in this process) with a bucket ``stats``."""
     moto_server = pytest.importorskip("moto.server")
     s3fs = pytest.importorskip("s3fs")
-    port = _free_port()
+    port = free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

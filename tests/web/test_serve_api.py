@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,14 @@ from typing import Any
 
 import pytest
 
+from tests.server_processes import free_port
+
 SECRET_ENV = ("JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "SESSION_KEY")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def served(api_site: Path) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "cc_backend.cli", "serve", "--addr", f"127.0.0.1:{port}"],
         cwd=api_site,
