@@ -105,8 +105,10 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
     built-in metric store (restoring its checkpoints), and build the services.
 
     Nothing runs in the background yet: :func:`start_background_work` starts the archiver
-    and the periodic tasks.
+    and the periodic tasks. A metric data repository whose configuration is wrong raises
+    :class:`~cc_backend.domain.errors.ConfigError` before anything is opened.
     """
+    MetricDataSources.check_config(config, secrets)
     archive = open_archive(config.archive, secrets)
     db = open_database(site_database_url(config))
     jobs, tags, users = JobRepository(db), TagRepository(db), UserRepository(db)

@@ -16,7 +16,7 @@ from cc_backend.config import Config
 from cc_backend.config.clusters import MetricDataRepository as RepositoryConfig
 from cc_backend.config.secrets import Secrets
 from cc_backend.domain.cluster import Cluster
-from cc_backend.domain.errors import BackendUnavailable
+from cc_backend.domain.errors import BackendUnavailable, ConfigError
 from cc_backend.metricdata.base import MetricDataRepository
 from cc_backend.metricdata.ccms import CCMetricStoreData, HttpQueryTransport
 from cc_backend.metricdata.influxdb import influxdb_from_config
@@ -97,9 +97,39 @@ class MetricDataSources:
             f"prometheus, influxdb)"
         )
 
+    @classmethod
+    def check_config(cls, config: Config, secrets: Secrets | None = None) -> None:
+        """Build (and close again) the backend of every cluster whose config names an
+        external repository, so that a misconfigured one is reported at start-up, before
+        anything is opened. No backend is contacted and no cluster is looked up.
+
+        Raises :class:`ConfigError` listing the problems of every such cluster.
+        """
+        sources = cls(config, _no_cluster_lookup, None, secrets)
+        problems: list[str] = []
+        try:
+            for index, entry in enumerate(config.clusters):
+                if entry.metric_data_repository.kind == "cc-metric-store-internal":
+                    continue
+                try:
+                    sources(entry.name)
+                except ConfigError as exc:
+                    where = f"clusters[{index}] ({entry.name})"
+                    problems.extend(f"{where}: {problem}" for problem in exc.problems)
+                except BackendUnavailable:
+                    pass  # a kind this version does not serve is reported when it is used
+        finally:
+            sources.close()
+        if problems:
+            raise ConfigError(problems)
+
     def close(self) -> None:
         """Close every backend built so far."""
         with self._lock:
             for backend in self._built.values():
                 backend.close()
             self._built.clear()
+
+
+def _no_cluster_lookup(name: str) -> Cluster:
+    raise AssertionError(f"cluster {name} looked up while only checking the configuration")
