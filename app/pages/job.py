@@ -1,11 +1,13 @@
 """``/monitoring/job/{id}``: one job — facts, tags, footprint, roofline, energy, metric
 plots at every scope, statistics, job script and scheduler information.
 
-The page is on screen at once with its frame; the store loads the job once the browser
-is connected (:meth:`JobStore.load`). A job the user may not open gets the 403 content:
-every job but their own (or, for managers, their projects') is refused alike, whether it
-exists or not, so the page never tells which job ids exist. Support and admins see every
-job, so for them a missing job is simply not found (404 content).
+The page is on screen at once with its frame. The store starts loading the job as soon as
+the page is built (:meth:`JobStore.load`), while the browser is still starting the page:
+what has loaded when the browser connects comes with the page, the rest follows. A job
+the user may not open gets the 403 content: every job but their own (or, for managers,
+their projects') is refused alike, whether it exists or not, so the page never tells
+which job ids exist. Support and admins see every job, so for them a missing job is
+simply not found (404 content).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import panel as pn
 from app.context import PageContext
 from app.routing import STAFF_ROLES
 from app.stores.job import JobStore
+from app.views.bokeh_css_cache import CssValueCache
 from app.views.job_energy import EnergySummary
 from app.views.job_footprint import JobFootprint
 from app.views.job_info import JobInfo, MonitoringNotice
@@ -58,6 +61,7 @@ class JobPage(pn.viewable.Viewer):
             name="job-tabs",
         )
         self._layout = pn.Column(
+            CssValueCache(),  # before the plots: BokehJS reads its CSS variables once a task
             StoreStatus(store),
             MonitoringNotice(store),
             pn.FlexBox(
@@ -91,12 +95,12 @@ class JobPage(pn.viewable.Viewer):
 
 
 def job_page(context: PageContext) -> JobPage:
-    """The page of the job ``{id}``; its data loads once the browser is connected."""
+    """The page of the job ``{id}``; its data starts loading at once (in a session)."""
     raw = context.path_params.get("id", "")
     if not raw.isdigit():
         raise NotFound(f"There is no job with id {raw!r}.")
     store = JobStore(context.client, db_id=int(raw))
     page = JobPage(store, context.user)
     if pn.state.curdoc is not None:
-        pn.state.onload(store.load)
+        pn.state.execute(store.load)  # on the session's event loop, not awaited here
     return page

@@ -4,7 +4,9 @@ The bars are the job list's (:mod:`app.views.footprint`). A finished job has its
 footprint in the database; a running one gets it from its statistics so far (each
 footprint metric's configured statistic). The polar plot has one axis per footprint
 metric of the subcluster and draws the job's maximum, average and minimum on each,
-normalised to the metric's peak as it applies to the job (1.0 = peak).
+normalised to the metric's peak as it applies to the job (1.0 = peak). The polar plot is
+built when its tab is shown (and again on new data while it is): a hidden tab costs the
+page's first render nothing.
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class JobFootprint(pn.viewable.Viewer):
             dynamic=True,  # only the shown tab is drawn in the browser
         )
         store.param.watch(self._update, ["job", "cluster", "statistics"])
+        self.tabs.param.watch(self._draw_polar, ["active"])
         self._update()
 
     def _update(self, *_events: Any) -> None:
@@ -147,7 +150,18 @@ class JobFootprint(pn.viewable.Viewer):
             self.bars.show(None, None)
             return
         self.bars.show(footprint_of(job, cluster, self.store.statistics), cluster)
+        self._drawn = False
+        self._draw_polar()
+
+    _drawn = False
+
+    def _draw_polar(self, *_events: Any) -> None:
+        """Draw the polar plot if its tab is shown and it is not drawn for this data."""
+        job, cluster = self.store.job, self.store.cluster
+        if self._drawn or self.tabs.active != 1 or job is None or cluster is None:
+            return
         self.polar.object = polar_figure(polar_axes(job, cluster, self.store.statistics))
+        self._drawn = True
 
     def __panel__(self) -> pn.Tabs:
         return self.tabs

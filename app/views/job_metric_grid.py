@@ -4,6 +4,11 @@ One :class:`~app.views.job_metric_plot.MetricPlot` per shown metric, in the orde
 selection, ``plots_per_row`` to a row (the user's setting). The grid is drawn again when
 the store loads new grid data (its ``revision``); a plot's own scope changes and zooms
 redraw only that plot.
+
+The grid is one Bokeh ``Column`` of rows that stays in the page; a redraw builds the new
+cells and replaces the column's children in one document change (under the document's
+lock, on the next tick in a session). Replacing the column itself would make Panel walk
+the new model graph several times over.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ class MetricGrid(pn.viewable.Viewer):
         self.apply = pn.widgets.Button(label="Show metrics", color="primary", width=140)
         self.apply.on_click(self._apply)
         #: All plots as one Bokeh layout (rows of cells), drawn by the browser at once.
-        self.grid = pn.pane.Bokeh(None, sizing_mode="stretch_width", name="metric-grid")
+        self.rows = Column(children=[], name="metric-grid")
+        self.grid = pn.pane.Bokeh(self.rows, sizing_mode="stretch_width", name="metric-grid")
         self.spinner = pn.indicators.LoadingSpinner(value=True, size=30, visible=True)
         hint = pn.pane.HTML(
             "<small>Time since the job's start (h:mm). Drag across a plot to zoom in, "
@@ -69,15 +75,18 @@ class MetricGrid(pn.viewable.Viewer):
         axes, width = SharedAxes(), CELL_WIDTHS[per_row]
         self.plots = {name: MetricPlot(store, name, axes, width) for name in store.selected}
         cells: list[UIElement] = [plot.cell for plot in self.plots.values()]
-        rows = [Row(children=cells[i : i + per_row]) for i in range(0, len(cells), per_row)]
+        rows: list[UIElement] = [
+            Row(children=cells[i : i + per_row]) for i in range(0, len(cells), per_row)
+        ]
+
         # All plots in one document change: a browser lays the grid out once (adding
         # plots in batches makes it lay out the ones it has again, which costs more).
-        with pn.io.hold(freeze=True):  # no-op outside a session
-            self.grid.object = Column(children=list(rows), name="metric-grid")
-            self.choice.param.update(
-                options=sorted(store.metric_configs), value=list(store.selected)
-            )
-            self.spinner.visible = False
+        def show() -> None:
+            self.rows.children = rows
+
+        MetricPlot.locked(show)
+        self.choice.param.update(options=sorted(store.metric_configs), value=list(store.selected))
+        self.spinner.visible = False
 
     async def show_metrics(self, names: list[str]) -> None:
         """Show ``names`` (fetching what is not loaded yet) and keep them as the user's

@@ -9,7 +9,7 @@ Choosing another scope fetches it; a scope the job has no data at falls back to 
 scope with a message. A zoom on the time axis asks the store for finer data
 (:meth:`JobStore.zoom`); the new samples replace the old ones in the same plot, so the
 zoom stays where it is. Bokeh models are only changed under the session's document lock
-(:meth:`_locked`): from the asynchronous loads they are changed on the next tick.
+(:meth:`locked`): from the asynchronous loads they are changed on the next tick.
 """
 
 from __future__ import annotations
@@ -169,14 +169,14 @@ class MetricPlot:
             return
         begin = job.start_time
         if await self.store.zoom(self.metric, self.scope, begin + start, begin + end):
-            self._locked(self.update_samples)
+            self.locked(self.update_samples)
 
     async def select_scope(self, scope: MetricScope) -> None:
         """Show ``scope`` (fetching it first if needed); node scope with a message if the
         job has no data at ``scope``."""
-        self._locked(lambda: self._set_scope(scope))
+        self.locked(lambda: self._set_scope(scope))
         if self.store.data.get(self.metric, {}).get(scope) is not None:
-            self._locked(self.draw)
+            self.locked(self.draw)
             return
         found = await self.store.load_scope(self.metric, scope)
 
@@ -190,7 +190,7 @@ class MetricPlot:
             else:
                 self.draw()
 
-        self._locked(show)
+        self.locked(show)
 
     def _set_scope(self, scope: MetricScope) -> None:
         """Change the selector without treating it as the user's choice."""
@@ -201,7 +201,7 @@ class MetricPlot:
             self._quiet = False
 
     @staticmethod
-    def _locked(change: Callable[[], None]) -> None:
+    def locked(change: Callable[[], None]) -> None:
         """Run ``change`` (of Bokeh models) under the document's lock: on the next tick
         in a session, now outside one."""
         pn.state.execute(change, schedule=True)

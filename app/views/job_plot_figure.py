@@ -14,8 +14,11 @@ A page draws many of these plots, and a browser spends most of its time on what 
 plot puts into the page, so each is built from Bokeh's low-level models with as few of
 them as possible: no title (the page shows the metric's name and unit above the plot),
 no legend, no axis labels or grid lines (the threshold bands give the scale), no toolbar,
-and tick rules shared by all plots of the page (:class:`SharedAxes`; Bokeh models may be
-referenced by many plots of one document).
+and the stateless models shared by all plots of the page (:class:`SharedAxes`: tick rules
+and labels, the label policy, the selection policy, the data filter and the double-click
+callback; Bokeh models may be referenced by many plots of one document). The renderers of
+one data source share one view of it. The plot, its ranges and sizes are not sent back
+from the browser (``syncable=False``): zooms reach the server as events.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ from bokeh.events import DoubleTap
 from bokeh.model import Model
 from bokeh.models import (
     AdaptiveTicker,
+    AllIndices,
+    AllLabels,
     BasicTicker,
     BasicTickFormatter,
     BoxZoomTool,
+    CDSView,
     ColumnDataSource,
     CustomJS,
     CustomJSTickFormatter,
@@ -42,6 +48,7 @@ from bokeh.models import (
     MultiLine,
     Plot,
     Range1d,
+    UnionRenderers,
     VArea,
 )
 from bokeh.palettes import Category10_10, Turbo256
@@ -80,6 +87,13 @@ return sign + hours + ":" + String(minutes).padStart(2, "0");
 """
 
 
+#: Double click: the plot that was clicked shows its whole time axis again (its bounds).
+_ZOOM_OUT = """
+const range = cb_obj.origin.x_range;
+range.setv({start: range.bounds[0], end: range.bounds[1]});
+"""
+
+
 def _time_ticker() -> AdaptiveTicker:
     # Steps of 1, 2, 3, 6, 12, 15 and 30 minutes or hours.
     return AdaptiveTicker(base=60, mantissas=[1, 2, 3, 6, 12, 15, 30], min_interval=60)
@@ -87,7 +101,9 @@ def _time_ticker() -> AdaptiveTicker:
 
 @dataclass(frozen=True)
 class SharedAxes:
-    """Tick rules and labels that all metric plots of a page share."""
+    """Tick rules and labels that all metric plots of a page share, and the stateless
+    models their axes, sources and renderers refer to (one each per page instead of one
+    each per plot: fewer models to build, send and draw)."""
 
     time_ticker: AdaptiveTicker = field(default_factory=_time_ticker)
     time_formatter: CustomJSTickFormatter = field(
@@ -95,6 +111,18 @@ class SharedAxes:
     )
     value_ticker: BasicTicker = field(default_factory=BasicTicker)
     value_formatter: BasicTickFormatter = field(default_factory=BasicTickFormatter)
+    label_policy: AllLabels = field(default_factory=AllLabels)
+    selection_policy: UnionRenderers = field(default_factory=UnionRenderers)
+    all_rows: AllIndices = field(default_factory=AllIndices)
+    zoom_out: CustomJS = field(default_factory=lambda: CustomJS(code=_ZOOM_OUT))
+
+    def source(self, columns: dict[str, Any]) -> ColumnDataSource:
+        """A data source of ``columns`` with the shared selection policy."""
+        return ColumnDataSource(columns, selection_policy=self.selection_policy)
+
+    def view(self) -> CDSView:
+        """A view of all rows of one data source (shared by that source's renderers)."""
+        return CDSView(filter=self.all_rows)
 
 
 def elapsed(timestep: int, length: int) -> _Floats:
@@ -235,46 +263,48 @@ def metric_figure(
         name=f"metric-{name}",
         height=height,
         **({"width": width} if width else {"sizing_mode": "stretch_width"}),
-        x_range=Range1d(start=0.0, end=end, bounds=(0.0, end)),
-        y_range=(y_range := DataRange1d(start=0, renderers=[])),
+        x_range=Range1d(start=0.0, end=end, bounds=(0.0, end), syncable=False),
+        y_range=(y_range := DataRange1d(start=0, renderers=[], syncable=False)),
         toolbar_location=None,
         min_border_left=50,
         outline_line_alpha=0.3,
+        syncable=False,  # the browser's sizes and ranges are not sent back (zooms are events)
     )
-    # Typed as dicts: Bokeh's stubs accept only the default ticker and formatter types.
     # Typed as dicts: Bokeh's stubs accept only the default ticker and formatter types.
     time_axis: dict[str, Any] = {"ticker": axes.time_ticker, "formatter": axes.time_formatter}
     value_axis: dict[str, Any] = {"ticker": axes.value_ticker, "formatter": axes.value_formatter}
-    plot.add_layout(LinearAxis(**time_axis), "below")
-    plot.add_layout(LinearAxis(**value_axis), "left")
+    labels = axes.label_policy
+    plot.add_layout(LinearAxis(**time_axis, major_label_policy=labels), "below")
+    plot.add_layout(LinearAxis(**value_axis, major_label_policy=labels), "left")
     zoom = BoxZoomTool(dimensions="width")
     plot.add_tools(zoom)
     plot.toolbar.active_drag = zoom
-    plot.js_on_event(DoubleTap, CustomJS(args={"x": plot.x_range, "end": end},
-                                         code="x.setv({start: 0, end: end})"))  # fmt: skip
+    plot.js_on_event(DoubleTap, axes.zoom_out)
     if limits is not None:
-        strips = ColumnDataSource(band_columns(limits, lower_is_better))
+        strips = axes.source(band_columns(limits, lower_is_better))
         plot.add_glyph(strips, HStrip(y0="y0", y1="y1", fill_color="colour",
                                       fill_alpha=_BAND_ALPHA, line_alpha=0),
-                       level="underlay", name="bands")  # fmt: skip
+                       level="underlay", name="bands", view=axes.view())  # fmt: skip
     columns = band_data(metric)
     if columns is not None:
-        source = ColumnDataSource(columns)
+        source, view = axes.source(columns), axes.view()
         shown: list[Model] = [
             plot.add_glyph(source, VArea(x="x", y1="min", y2="max", fill_color=_LINE_COLOUR,
-                                         fill_alpha=0.25)),
+                                         fill_alpha=0.25), view=view),
             plot.add_glyph(source, Line(x="x", y="median", line_color=_LINE_COLOUR,
-                                        line_width=1.5)),
+                                        line_width=1.5), view=view),
         ]  # fmt: skip
         if "mean" in columns:
             shown.append(
                 plot.add_glyph(source, Line(x="x", y="mean", line_color="#ff7f0e",
-                                            line_dash="dashed"))
+                                            line_dash="dashed"), view=view)
             )  # fmt: skip
     else:
-        source = ColumnDataSource(line_data(metric, scope))
+        source = axes.source(line_data(metric, scope))
         lines = plot.add_glyph(
-            source, MultiLine(xs="xs", ys="ys", line_color="colour", line_width=1.2)
+            source,
+            MultiLine(xs="xs", ys="ys", line_color="colour", line_width=1.2),
+            view=axes.view(),
         )
         plot.add_tools(
             HoverTool(renderers=[lines], tooltips=[("series", "@label"), ("value", "$y{0.[00]}")])

@@ -1,11 +1,20 @@
 """The job's roofline: its ``flops_any`` and ``mem_bw`` time steps under its subcluster's
-ceilings (see :mod:`app.views.roofline`), drawn once the grid data is loaded."""
+ceilings (see :mod:`app.views.roofline`), drawn once the grid data is loaded.
+
+In a session the figure is built on the next tick of the event loop, after the metric
+grid (which is scheduled first) has gone out to the browser: the grid is what a reader
+waits for, the roofline follows. Outside a session it is drawn at once. The figure goes
+into a Bokeh ``Column`` that stays in the page (``box``), one document change, rather
+than replacing the pane's object, which makes Panel walk the whole page again.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import panel as pn
+from bokeh.models import Column
+from bokeh.plotting import figure
 
 from app.stores.job import JobStore
 from app.views.roofline import ceilings_of, job_points, roofline_figure
@@ -20,14 +29,20 @@ class JobRoofline(pn.viewable.Viewer):
     def __init__(self, store: JobStore, **params: Any) -> None:
         super().__init__(**params)
         self.store = store
-        self.pane = pn.pane.Bokeh(None, sizing_mode="stretch_width", min_height=360)
+        #: The shown figure (None before the data is loaded), the only child of ``box``.
+        self.figure: figure | None = None
+        self.box = Column(children=[], sizing_mode="stretch_width", name="roofline-box")
+        self.pane = pn.pane.Bokeh(self.box, sizing_mode="stretch_width", min_height=360)
         self.message = pn.pane.Markdown("Loading the roofline…")
         self._layout = pn.Column(self.message, self.pane, sizing_mode="stretch_width",
                                  name="roofline")  # fmt: skip
-        store.param.watch(self._update, ["revision"])
+        store.param.watch(self._scheduled, ["revision"])
         self._update()
 
-    def _update(self, *_events: Any) -> None:
+    def _scheduled(self, *_events: Any) -> None:
+        pn.state.execute(self._update, schedule=True)  # at once outside a session
+
+    def _update(self) -> None:
         sub = self.store.subcluster
         if sub is None:
             return
@@ -41,7 +56,8 @@ class JobRoofline(pn.viewable.Viewer):
         else:
             self.message.object = ""
         self.message.visible = bool(self.message.object)
-        self.pane.object = roofline_figure(ceilings_of(sub), points, title=f"Roofline ({sub.name})")
+        self.figure = roofline_figure(ceilings_of(sub), points, title=f"Roofline ({sub.name})")
+        self.box.children = [self.figure]
 
     def __panel__(self) -> pn.Column:
         return self._layout

@@ -140,6 +140,25 @@ _PLOT_STATE = """
 METRICS = 15
 
 
+_TIME_AXIS = """
+(name) => {
+  for (const model of window.Bokeh.documents[0].all_models) {
+    if (model.name === "metric-" + name) return [model.x_range.start, model.x_range.end];
+  }
+  return null;
+}
+"""
+_CSS_CACHE = """
+() => window.Bokeh.require("core/visuals/visual").VisualProperties.prototype._cc_cached === true
+"""
+
+
+async def _time_axis(tab: Tab, metric: str) -> list[float]:
+    """The start and end (seconds) of ``metric``'s time axis as the browser shows it."""
+    shown: list[float] = await tab.page.evaluate(_TIME_AXIS, metric)
+    return shown
+
+
 async def _plot_state(tab: Tab) -> dict[str, dict[str, int]]:
     """Per metric plot drawn: how many series (0: a band) and points it shows."""
     state: dict[str, dict[str, int]] | None = await tab.page.evaluate(_PLOT_STATE)
@@ -192,17 +211,26 @@ async def test_an_archived_64_node_job_renders_and_zooms(tab: Tab, job_site: Job
 
     state = await _plot_state(tab)
     assert len(state) == METRICS
+    assert await tab.page.evaluate(_CSS_CACHE)  # BokehJS reads its CSS variables once a task
     assert state["cpu_load"]["series"] == 0  # a min/median/max band of the 64 nodes
     assert 300 < state["cpu_load"]["points"] < DAY // TIMESTEP  # at the first resolution
     await tab.page.get_by_text(f"CO2 at {EMISSION} g/kWh").wait_for()
     await tab.page.locator(".statistics-table").get_by_text("f0101").first.wait_for()
     await tab.screenshot("job-archived-64-nodes")
 
+    whole = await _time_axis(tab, "cpu_load")
+    assert whole[0] == 0
     # Two hours out of 24: few enough points visible to load the finer resolution.
     await _drag(tab, tab.page.locator(".cc-metric-plot").filter(has_text="cpu_load"), 0.3, 0.38)
     await _wait_for_plots(tab, f"s.cpu_load.points > {DAY // 240 + 1}")
     assert (await _plot_state(tab))["mem_bw"] == state["mem_bw"]  # the others stay
+    start, end = await _time_axis(tab, "cpu_load")
+    assert 0 < start < end < whole[1]
     await tab.screenshot("job-archived-zoomed")
+    canvas = tab.page.locator(".cc-metric-plot").filter(has_text="cpu_load").locator(".bk-Canvas")
+    await canvas.dblclick()  # the whole job again
+    await tab.page.wait_for_function(f"({_TIME_AXIS})('cpu_load')[0] === 0")
+    assert await _time_axis(tab, "cpu_load") == whole
     assert tab.errors == []
     assert tab.foreign_requests() == []
 

@@ -14,6 +14,7 @@ from app.pages.job import JobPage, job_page
 from app.routing import find_page
 from app.site import build_content
 from app.stores.job import JobStore
+from app.views.bokeh_css_cache import CssValueCache
 from cc_backend.client import LocalClient
 from cc_backend.domain.errors import NotFound
 from cc_backend.domain.job import Job
@@ -74,6 +75,8 @@ async def test_the_page_shows_every_part_of_the_job(
     assert list(plots) == page.store.selected
     assert all(p.plot is not None for p in plots.values())
     assert page.store.error == ""
+    # Before the plots: the browser then reads BokehJS's CSS variables once per task.
+    assert isinstance(page.__panel__().objects[0], CssValueCache)
 
 
 @pytest.mark.parametrize(

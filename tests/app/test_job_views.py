@@ -186,6 +186,31 @@ def test_threshold_bands_colour_the_background() -> None:
     assert plot.js_event_callbacks["doubletap"]  # double click to zoom out
 
 
+def test_the_plots_of_a_page_share_their_stateless_models() -> None:
+    band = _metric(
+        [[1.0, 2.0]] * 2,
+        ["n1", "n2"],
+        statisticsSeries={"min": [0.0, 1.0], "median": [1.0, 2.0], "max": [3.0, 4.0]},
+    )
+    limits = Thresholds(peak=72, normal=72, caution=36, alert=18)
+    axes = SharedAxes()
+    plots = [
+        metric_figure(name, band, MetricScope.NODE, duration=600, limits=limits, axes=axes)[0]
+        for name in ("cpu_load", "mem_bw")
+    ]
+
+    for plot in plots:
+        assert {a.major_label_policy for a in [*plot.below, *plot.left]} == {axes.label_policy}
+        assert plot.js_event_callbacks["doubletap"] == [axes.zoom_out]
+        renderers = plot.renderers
+        assert {r.view.filter for r in renderers} == {axes.all_rows}
+        assert {r.data_source.selection_policy for r in renderers} == {axes.selection_policy}
+        data = [r for r in renderers if r.name != "bands"]
+        assert len({r.view for r in data}) == 1  # the renderers of one source share its view
+        # The browser does not send sizes and ranges back; zooms arrive as events.
+        assert [plot.syncable, plot.x_range.syncable, plot.y_range.syncable] == [False] * 3
+
+
 def test_thresholds_follow_the_scope(backends: Backends, make_job: Callable[..., Job]) -> None:
     fritz = backends.clusters.get("fritz")
     main = fritz.resolved_subcluster("main")
@@ -295,7 +320,9 @@ async def test_a_zoom_puts_finer_samples_into_the_same_plot(
 async def test_the_roofline_of_the_job(running_store: JobStore) -> None:
     view = JobRoofline(running_store)
 
-    plot = view.pane.object
+    plot = view.figure
+    assert plot is not None
+    assert view.pane.object.children == [plot]
     scatter = _renderers(plot, "Scatter")[0].data_source.data
     assert len(scatter["x"]) == len(HOSTS) * 30
     # 72 threads x 2 GFlop/s over 2 sockets x 20 GB/s at the first step.
@@ -317,6 +344,8 @@ async def test_footprint_and_polar_plot_of_a_running_job(running_store: JobStore
 
     view = JobFootprint(running_store)
     assert 'data-metric="mem_bw_avg"' in view.bars.__panel__().object
+    assert view.polar.object is None  # drawn when its tab is shown
+    view.tabs.active = 1
     assert len(_renderers(view.polar.object, "Patch")) == 3
     assert _renderers(polar_figure([]), "Text")
 
