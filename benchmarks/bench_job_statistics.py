@@ -117,10 +117,12 @@ def index_for(db_path: Path, which: str) -> tuple[ArchiveIndex, float | None]:
 
 
 class BenchClusters:
-    """The synthetic site's clusters with their footprint metrics and peaks."""
+    """The synthetic site's clusters with their footprint metrics and peaks, as
+    ``document(cluster)`` describes them (default: :func:`_cluster_document`)."""
 
-    def __init__(self) -> None:
-        self._clusters = {c.name: Cluster.from_json(_cluster_document(c)) for c in CLUSTERS}
+    def __init__(self, document: Callable[[Any], dict[str, Any]] | None = None) -> None:
+        describe = document or _cluster_document
+        self._clusters = {c.name: Cluster.from_json(describe(c)) for c in CLUSTERS}
 
     def names(self) -> list[str]:
         return sorted(self._clusters)

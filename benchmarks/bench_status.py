@@ -63,15 +63,14 @@ from app.stores.status import (
 )
 from benchmarks.bench_job_statistics import (
     SHORT_SECONDS,
+    BenchClusters,
     _cluster_document,
     database_for,
     index_for,
 )
-from benchmarks.catalog import CLUSTERS
 from benchmarks.synthetic import DEFAULT_END
 from cc_backend.client import LocalClient
 from cc_backend.domain.cluster import Cluster, MetricScope
-from cc_backend.domain.errors import NotFound
 from cc_backend.domain.filters import PageRequest
 from cc_backend.domain.user import User
 from cc_backend.metricdata.ccms import CCMetricStoreData
@@ -101,20 +100,9 @@ console = Console(width=max(Console().width, 120))
 # -- the cluster ----------------------------------------------------------------------------
 
 
-class StatusClusters:
+def status_clusters() -> BenchClusters:
     """The synthetic site's clusters with named host lists and power metrics."""
-
-    def __init__(self) -> None:
-        self._clusters = {c.name: Cluster.from_json(_status_document(c)) for c in CLUSTERS}
-
-    def names(self) -> list[str]:
-        return sorted(self._clusters)
-
-    def get(self, name: str) -> Cluster:
-        try:
-            return self._clusters[name]
-        except KeyError:
-            raise NotFound(f"unknown cluster {name!r}") from None
+    return BenchClusters(_status_document)
 
 
 def _status_document(cluster: Any) -> dict[str, Any]:
@@ -229,7 +217,7 @@ def _lines(cluster: Cluster, hosts: list[str], start: int, steps: int) -> Iterat
 
 
 def metric_store_for(
-    clusters: StatusClusters, hours: int, now: int, limit: int | None = None
+    clusters: BenchClusters, hours: int, now: int, limit: int | None = None
 ) -> MetricStore:
     """A store holding ``hours`` of STORE_METRICS of every node of CLUSTER (the first
     ``limit``) up to ``now``."""
@@ -469,7 +457,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     now = DEFAULT_END
-    clusters = StatusClusters()
+    clusters = status_clusters()
     jobs_path = database_for(args.data, args.jobs, args.seed)
     index, _built = index_for(jobs_path, "finished")
     fritz = clusters.get(CLUSTER)
