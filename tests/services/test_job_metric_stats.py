@@ -6,27 +6,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.filters import JobFilter
 from cc_backend.domain.job import Job, MonitoringStatus
-from cc_backend.domain.jobdata import JobData
 from cc_backend.domain.user import User
 from cc_backend.metricdata.base import MetricDataRepository
 from cc_backend.metricdata.ccms import CCMetricStoreData, HttpQueryTransport
 from cc_backend.server import Backends
 from cc_backend.services.job_metric_stats import JobMetricStats
 from cc_backend.stats.statistics_results import JobStats
-from tests.metric_lines import TIMESTEP, combine, node_metric, node_samples, pick, recent_start
-from tests.metric_lines import to_payload as payload_of
+from tests.metric_lines import recent_start
+from tests.services.running_lab import METRICS, STEPS, RunningJobsLab
 
-METRICS = ["flops_any", "mem_bw"]
-#: Samples pushed per host, one per minute from the start of the test's time window.
-STEPS = 10
 ALICE = User.build("alice", ["user"])
 LOG = "cc_backend.services.job_metric_stats"
 
@@ -42,74 +36,18 @@ def sample_value(metric: str, host: str, position: int, step: int) -> float:
     return 2.0 + int(host[1:]) % 7 + step
 
 
-@dataclass
-class Lab:
-    """The test site's backends, its metric store fed from ``start`` (``STEPS`` samples per
-    host), and each host's node series of each metric as the store combines them."""
+class Lab(RunningJobsLab):
+    """The running-jobs lab, with each pushed host's node series of each metric."""
 
-    backends: Backends
-    make_job: Callable[..., Job]
-    start: int
-    nodes: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-
-    @property
-    def now(self) -> int:
-        """Just after the last sample."""
-        return self.start + STEPS * TIMESTEP
-
-    def push(self, cluster: str, host: str) -> None:
-        found = self.backends.clusters.get(cluster)
-        samples = node_samples(found, host, METRICS, self.start, STEPS, value=sample_value)
-        assert self.backends.metric_store is not None
-        result = self.backends.metric_store.ingest(payload_of(samples))
-        assert result.rejected == 0, result.errors[:3]
-        self.nodes[host] = {m: combine(pick(samples, metric=m, host=host), "sum") for m in METRICS}
-
-    def running(self, *hosts: str, after: int = 0, cluster: str = "fritz", **fields: Any) -> int:
-        """A running job on ``hosts`` started ``after`` time steps into the window."""
-        for host in hosts:
-            if host not in self.nodes:
-                self.push(cluster, host)
-        if cluster == "alex":
-            fields = {"subCluster": "a40", "partition": "a40", "numHwthreads": 128, **fields}
-        job = self.make_job(
-            cluster=cluster,
-            startTime=self.start + after * TIMESTEP,
-            numNodes=len(hosts),
-            resources=[{"hostname": h} for h in hosts],
-            **fields,
-        )
-        return self.backends.jobs.add(job)
-
-    def finished(self, host: str, flops: list[float], bandwidth: list[float]) -> int:
-        """An archived job with these node series, in the statistics index."""
-        job = self.make_job(
-            jobState="completed",
-            duration=3600,
-            startTime=self.start - 7200,
-            resources=[{"hostname": host}],
-            monitoringStatus=int(MonitoringStatus.ARCHIVING_SUCCESSFUL),
-        )
-        meta = job.model_copy(update={"id": self.backends.jobs.add(job)})
-        data = JobData.from_json(
-            {
-                "flops_any": node_metric(flops, "F/s", host),
-                "mem_bw": node_metric(bandwidth, "B/s", host),
-            }
-        )
-        meta = meta.model_copy(update={"statistics": data.meta_statistics(1)})
-        self.backends.archive.import_job(meta, data)
-        index = self.backends.statistics_index.index()
-        assert index is not None
-        index.build(self.backends.archive.iter_jobs())
-        return meta.id or 0
+    def sample(self, metric: str, host: str, position: int, step: int) -> float:
+        return sample_value(metric, host, position, step)
 
     def expected(self, after: int, *hosts: str) -> Stats:
         """The archiver's statistics of a job on ``hosts`` from ``after`` steps on: the
         sum of the node averages over the node count, the extremes of the nodes."""
         result: Stats = {}
         for metric in METRICS:
-            series = [self.nodes[h][metric][after:] for h in hosts]
+            series = [self.node_series(h, metric)[after:] for h in hosts]
             avg = round(sum(sum(s) / len(s) for s in series) / len(hosts), 2)
             result[metric] = (avg, min(map(min, series)), max(map(max, series)))
         return result

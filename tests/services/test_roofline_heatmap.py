@@ -16,7 +16,6 @@ import pytest
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.filters import JobFilter
 from cc_backend.domain.job import Job, MonitoringStatus
-from cc_backend.domain.jobdata import JobData
 from cc_backend.domain.user import User
 from cc_backend.metricdata.base import MetricDataRepository
 from cc_backend.metricdata.ccms import CCMetricStoreData, HttpQueryTransport
@@ -26,20 +25,13 @@ from cc_backend.services.roofline_heatmap import RooflineHeatmaps
 from cc_backend.stats.statistics_results import RooflineGrid
 from tests.metric_lines import (
     TIMESTEP,
-    Samples,
-    combine,
-    node_metric,
-    node_samples,
-    pick,
     recent_start,
 )
-from tests.metric_lines import to_payload as payload_of
+from tests.services.running_lab import STEPS, RunningJobsLab
 from tests.stats.test_roofline_cells import cc_backend_tiles
 
 #: cc-backend's x axis and a y axis aligned with the fine grid: binned exactly.
 GRID = RooflineGrid(rows=50, cols=50, min_x=0.01, min_y=1.0, max_x=1000.0, max_y=1e4)
-#: Samples pushed per host, one per minute from the start of the test's time window.
-STEPS = 10
 ALICE = User.build("alice", ["user"])
 LOG = "cc_backend.services.roofline_heatmap"
 
@@ -56,71 +48,23 @@ def sample_value(metric: str, host: str, position: int, step: int) -> float:
 
 
 @dataclass
-class Lab:
-    """The test site's backends, its metric store fed from ``start`` (``steps`` samples
-    per host), and the node time steps of each host as the store combines them."""
+class Lab(RunningJobsLab):
+    """The running-jobs lab, with the node time steps of each host (pushed or archived)."""
 
-    backends: Backends
-    make_job: Callable[..., Job]
-    start: int
-    steps: int = STEPS
-    points: dict[str, Points] = field(default_factory=dict)
+    archived: dict[str, Points] = field(default_factory=dict)
 
     @property
-    def now(self) -> int:
-        """Just after the last sample."""
-        return self.start + self.steps * TIMESTEP
+    def points(self) -> dict[str, Points]:
+        """(flops, bandwidth) per time step of every host pushed or archived."""
+        pushed = {host: node_points(self, host) for host in self.samples}
+        return {**pushed, **self.archived}
 
-    def push(self, cluster: str, host: str) -> None:
-        """Feed ``steps`` samples of flops_any (per hwthread) and mem_bw (per socket)."""
-        found = self.backends.clusters.get(cluster)
-        samples = node_samples(
-            found, host, ["flops_any", "mem_bw"], self.start, self.steps, value=sample_value
-        )
-        assert self.backends.metric_store is not None
-        result = self.backends.metric_store.ingest(payload_of(samples))
-        assert result.rejected == 0, result.errors[:3]
-        self.points[host] = node_points(samples, host)
-
-    def running(self, host: str, *, after: int = 0, cluster: str = "fritz", **fields: Any) -> int:
-        """A running job on ``host`` started ``after`` time steps into the window."""
-        if host not in self.points:
-            self.push(cluster, host)
-        if cluster == "alex":
-            fields = {"subCluster": "a40", "partition": "a40", "numHwthreads": 128, **fields}
-        job = self.make_job(
-            cluster=cluster,
-            startTime=self.start + after * TIMESTEP,
-            resources=[{"hostname": host}],
-            **fields,
-        )
-        return self.backends.jobs.add(job)
+    def sample(self, metric: str, host: str, position: int, step: int) -> float:
+        return sample_value(metric, host, position, step)
 
     def finished(self, host: str, flops: list[float], bandwidth: list[float], **fields: Any) -> int:
-        """An archived job with these node time steps, in the statistics index."""
-        job = self.make_job(
-            jobState="completed",
-            duration=3600,
-            startTime=self.start - 7200,
-            resources=[{"hostname": host}],
-            monitoringStatus=int(MonitoringStatus.ARCHIVING_SUCCESSFUL),
-            **fields,
-        )
-        meta = job.model_copy(update={"id": self.backends.jobs.add(job)})
-        self.backends.archive.import_job(
-            meta,
-            JobData.from_json(
-                {
-                    "flops_any": node_metric(flops, "F/s", host),
-                    "mem_bw": node_metric(bandwidth, "B/s", host),
-                }
-            ),
-        )
-        index = self.backends.statistics_index.index()
-        assert index is not None
-        index.build(self.backends.archive.iter_jobs())
-        self.points[host] = list(zip(flops, bandwidth, strict=True))
-        return meta.id or 0
+        self.archived[host] = list(zip(flops, bandwidth, strict=True))
+        return super().finished(host, flops, bandwidth, **fields)
 
     def service(
         self,
@@ -137,10 +81,9 @@ class Lab:
         )
 
 
-def node_points(samples: list[Samples], host: str) -> Points:
+def node_points(lab: RunningJobsLab, host: str) -> Points:
     """(flops, bandwidth) per time step of ``host``: the store sums both over the node."""
-    flops = combine(pick(samples, metric="flops_any", host=host), "sum")
-    bandwidth = combine(pick(samples, metric="mem_bw", host=host), "sum")
+    flops, bandwidth = lab.node_series(host, "flops_any"), lab.node_series(host, "mem_bw")
     return list(zip(flops, bandwidth, strict=True))
 
 
