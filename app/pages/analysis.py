@@ -18,6 +18,7 @@ import panel as pn
 from app.context import PageContext
 from app.filters import merge_problems, parse_job_query
 from app.stores.analysis import CATEGORIES, DEFAULT_CATEGORY, AnalysisStore
+from app.url_sync import mirror_in_url
 from app.views.analysis_controls import MetricSelection, pair_label, read_pair
 from app.views.analysis_plots import JobDistributions, MetricPlots, RooflineHeatmapView
 from app.views.analysis_top import AnalysisSummary, FilterDescription, TopLists
@@ -73,24 +74,15 @@ def location_search(store: AnalysisStore) -> str:
     return "?" + urlencode(pairs) if pairs else ""
 
 
-def _mirror_in_url(store: AnalysisStore) -> None:
-    location = pn.state.location
-    if location is None:
-        return
-
-    def write(*_events: Any) -> None:
-        search = location_search(store)
-        if location.search != search:
-            location.search = search
-
-    store.param.watch(write, ["query", "category", "histogram_metrics", "scatter_pairs"])
-
-
 def analysis_page(context: PageContext) -> pn.Column:
     """The page; the statistics load once the browser is connected."""
     store, problems = analysis_store(context)
     if pn.state.curdoc is not None:
-        _mirror_in_url(store)
+        mirror_in_url(
+            store,
+            ["query", "category", "histogram_metrics", "scatter_pairs"],
+            lambda: location_search(store),
+        )
         pn.state.onload(store.load)
     cluster = store.cluster
     return pn.Column(

@@ -27,6 +27,7 @@ from app.stores.job_compare import (
     compare_requested,
 )
 from app.stores.jobs import JobListStore
+from app.url_sync import mirror_in_url
 from app.views.job_compare import JobComparison
 from app.views.job_compare_controls import CompareButtons
 from app.views.job_list import JobTable, run_soon
@@ -96,26 +97,13 @@ def plot_when_listed(store: JobListStore) -> None:
     store.param.watch(plot, ["jobs", "metrics"])
 
 
-def _mirror_in_url(store: JobListStore) -> None:
-    location = pn.state.location
-    if location is None:
-        return
-
-    def write(*_events: Any) -> None:
-        search = location_search(store)
-        if location.search != search:
-            location.search = search
-
-    store.param.watch(write, ["query", "options", "compare"])
-
-
 def jobs_page(context: PageContext) -> pn.Column:
     """The page; the jobs load once the browser is connected."""
     store, problems = job_list_store(context)
     comparison = JobCompareStore(context.client)
     staff = context.user.has_any_role(MANAGER_ROLES)
     if pn.state.curdoc is not None:
-        _mirror_in_url(store)
+        mirror_in_url(store, ["query", "options", "compare"], lambda: location_search(store))
         plot_when_listed(store)
         compare_when_shown(store, comparison)
         pn.state.onload(store.load)

@@ -17,6 +17,7 @@ import panel as pn
 from app.context import PageContext
 from app.stores.node import DEFAULT_NODE_RANGE, NodeStore
 from app.stores.systems import TimeWindow, parse_window
+from app.url_sync import mirror_in_url
 from app.views.job_list import run_soon
 from app.views.messages import StoreStatus, not_found
 from app.views.node_jobs import NodeJobsTable, NodeSummary
@@ -85,19 +86,6 @@ class NodePage(pn.viewable.Viewer):
         return self._layout
 
 
-def _mirror_in_url(store: NodeStore) -> None:
-    location = pn.state.location
-    if location is None:
-        return
-
-    def write(*_events: Any) -> None:
-        search = window_search(store.window_choice)
-        if location.search != search:
-            location.search = search
-
-    store.param.watch(write, ["window_choice"])
-
-
 def node_page(context: PageContext) -> NodePage:
     """The page of node ``{hostname}`` of cluster ``{cluster}``; its data loads once the
     browser is connected."""
@@ -111,6 +99,6 @@ def node_page(context: PageContext) -> NodePage:
     )
     page = NodePage(store, problems)
     if pn.state.curdoc is not None:
-        _mirror_in_url(store)
+        mirror_in_url(store, ["window_choice"], lambda: window_search(store.window_choice))
         pn.state.onload(store.load)
     return page

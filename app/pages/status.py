@@ -15,6 +15,7 @@ import panel as pn
 
 from app.context import PageContext
 from app.stores.status import ClusterStatusStore
+from app.url_sync import mirror_in_url
 from app.views.messages import StoreStatus
 from app.views.status_info import ClusterInfo
 from app.views.status_metrics import ClusterMetricPlots
@@ -43,16 +44,7 @@ def serve_store(store: ClusterStatusStore) -> None:
         return
     pn.state.onload(store.load)
     start_auto_refresh(store)
-    location = pn.state.location
-    if location is None:
-        return
-
-    def mirror(event: Any) -> None:
-        search = "" if event.new else "?refresh=off"
-        if location.search != search:
-            location.search = search
-
-    store.param.watch(mirror, "auto_refresh")
+    mirror_in_url(store, ["auto_refresh"], lambda: "" if store.auto_refresh else "?refresh=off")
 
 
 def _section(title: str, *objects: Any) -> pn.Column:

@@ -16,6 +16,7 @@ import panel as pn
 
 from app.context import PageContext
 from app.stores.systems import SystemsStore, parse_systems_query
+from app.url_sync import mirror_in_url
 from app.views.messages import StoreStatus, not_found
 from app.views.systems_controls import SystemsControls, SystemsPager
 from app.views.systems_grid import NodeGrid
@@ -28,19 +29,6 @@ def location_search(store: SystemsStore) -> str:
     """The URL query of the store's current view (``?...``, empty for none)."""
     pairs = store.query.to_pairs()
     return "?" + urlencode(pairs) if pairs else ""
-
-
-def _mirror_in_url(store: SystemsStore) -> None:
-    location = pn.state.location
-    if location is None:
-        return
-
-    def write(*_events: Any) -> None:
-        search = location_search(store)
-        if location.search != search:
-            location.search = search
-
-    store.param.watch(write, ["query"])
 
 
 class SystemsPage(pn.viewable.Viewer):
@@ -81,7 +69,7 @@ def _page(context: PageContext, *, list_view: bool) -> SystemsPage:
     store = SystemsStore(context.client, cluster_name=cluster, list_view=list_view, query=query)
     page = SystemsPage(store, problems)
     if pn.state.curdoc is not None:
-        _mirror_in_url(store)
+        mirror_in_url(store, ["query"], lambda: location_search(store))
         pn.state.onload(store.load)
     return page
 
