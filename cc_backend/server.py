@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from cc_backend.domain.errors import ConfigError
 from cc_backend.metricdata.dispatch import ArchiveDataCache, JobMetricData
 from cc_backend.metricdata.registry import MetricDataSources
 from cc_backend.metricdata.resample import ResamplingPolicy
+from cc_backend.metricdata.resample import prepare as prepare_resampling
 from cc_backend.metricstore.store import MetricStore
 from cc_backend.repository.database import Database, open_database
 from cc_backend.repository.jobs import JobRepository
@@ -199,6 +201,7 @@ def start_background_work(backends: Backends) -> PeriodicTasks:
     periodic tasks: running jobs' durations and footprints, the metric store's
     checkpoints and retention. Returns the tasks, for :func:`stop_background_work`."""
     backends.archiving.start()
+    threading.Thread(target=prepare_resampling, name="prepare-resampling", daemon=True).start()
     tasks = PeriodicTasks()
     cron = backends.config.cron
     tasks.add(

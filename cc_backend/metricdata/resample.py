@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -51,6 +52,7 @@ __all__ = [
     "get_algorithm",
     "lttb",
     "lttb_indices",
+    "prepare",
     "resample",
     "resample_metric",
     "resample_metrics",
@@ -88,6 +90,12 @@ def lttb(values: ArrayLike, n_out: int) -> _Floats:
     series = _as_rows(values)
     kept = np.take_along_axis(series, _lttb_rows(series, n_out), axis=1)
     return kept[0] if np.ndim(values) == 1 else kept
+
+
+def prepare() -> None:
+    """Load LTTB's compiled code now (compiling it on the first run after an install,
+    about a second) rather than when the first plot is resampled."""
+    _lttb_rows(np.zeros((1, 8)), 4)
 
 
 def resample_step(length: int, timestep: int, resolution: int, minimum_points: int) -> int | None:
@@ -362,88 +370,84 @@ def _bucket_edges(length: int, n_buckets: int) -> _Indices:
 def _lttb_rows(series: _Floats, n_out: int) -> _Indices:
     """LTTB positions for each row of ``series`` (see the module docstring for gaps).
 
-    The loop runs over buckets, each step working on all rows at once: the anchor of a
-    bucket is what the previous step kept, so buckets cannot be processed together.
+    Each bucket's anchor is what the previous bucket kept, so the walk over the buckets
+    is sequential; it runs compiled, row by row (:func:`_walk_buckets`).
     """
     if n_out < 2:
         raise InvalidInput(f"LTTB needs at least 2 output points, got {n_out}")
     rows, length = series.shape
     if n_out >= length:
         return np.broadcast_to(np.arange(length), (rows, length)).copy()
-    n_buckets = n_out - 2
-    out = np.empty((n_out, rows), dtype=np.intp)  # transposed while filled
-    out[0], out[-1] = 0, length - 1
-    if n_buckets == 0:
-        return out.T.copy()
-    edges = _bucket_edges(length, n_buckets)
-    widths = np.diff(edges)
-    offsets = np.arange(int(widths.max()))
-    # (bucket, slot) -> position; slots past a bucket's end point at an added NaN row.
-    grid = np.where(offsets < widths[:, None], edges[:-1, None] + offsets, length)
-    by_position = np.vstack([series.T, np.full((1, rows), np.nan)])
-    values = by_position[grid]  # bucket, slot, row
-    absent = np.isnan(values)
-    # Slots past a bucket's end count as gaps; so does a missing last point, whose
-    # absence changes the last bucket's centroid.
-    gaps = bool(absent.any()) or bool(np.isnan(series[:, -1]).any())
-    next_x, next_y, has_next = _next_centroids(series, edges)
-    anchor_x, anchor_y = _first_anchor(series)
-    row_ids = np.arange(rows)
-    x_grid = grid.astype(np.float64)[:, :, None]
-    for b in range(n_buckets):
-        bucket = values[b]
-        cy = np.where(has_next[b], next_y[b], anchor_y) if gaps else next_y[b]
-        # Twice the triangle (anchor, sample, centroid) area is linear in the sample:
-        # |dy * x - dx * y + (dx * ay - dy * ax)| with (dx, dy) = centroid - anchor.
-        dx, dy = next_x[b] - anchor_x, cy - anchor_y
-        area = x_grid[b] * dy
-        area -= bucket * dx
-        area += dx * anchor_y - dy * anchor_x
-        np.abs(area, out=area)
-        if gaps:
-            area[absent[b]] = -1.0
-        slot = area.argmax(axis=0)
-        picked = grid[b, slot]
-        out[b + 1] = picked
-        if gaps:
-            found = ~absent[b, slot, row_ids]
-            anchor_x = np.where(found, picked, anchor_x)
-            anchor_y = np.where(found, bucket[slot, row_ids], anchor_y)
-        else:
-            anchor_x = picked.astype(np.float64)
-            anchor_y = bucket[slot, row_ids]
-    return out.T.copy()
+    out = np.empty((rows, n_out), dtype=np.intp)
+    out[:, 0], out[:, -1] = 0, length - 1
+    if n_out > 2:
+        edges = _bucket_edges(length, n_out - 2)
+        _walk_buckets(np.ascontiguousarray(series), edges, out)
+    return out
 
 
-def _next_centroids(series: _Floats, edges: _Indices) -> tuple[_Floats, _Floats, NDArray[np.bool_]]:
-    """For each middle bucket, the centroid (x, y) of the samples of the bucket after it
-    (the last point for the last bucket), and whether there are any. Where there are
-    none, x is the middle of that bucket. Arrays are (bucket, row)."""
-    length = series.shape[1]
-    # Segments [edges[k], edges[k + 1]) are the middle buckets, the last one the last point.
-    segments = np.append(edges, length)
-    sizes = np.diff(segments).astype(np.float64)
-    positions = np.arange(length, dtype=np.float64)
-    present = ~np.isnan(series)
-    if present.all():  # the common case: no gaps
-        count = np.broadcast_to(sizes, series.shape[:1] + sizes.shape)
-        sum_x = np.add.reduceat(positions, edges)[None, :]
-        sum_y = np.add.reduceat(series, edges, axis=1)
-    else:
-        count = np.add.reduceat(present.astype(np.float64), edges, axis=1)
-        sum_x = np.add.reduceat(present * positions, edges, axis=1)
-        sum_y = np.add.reduceat(np.where(present, series, 0.0), edges, axis=1)
-    n = count[:, 1:]
-    safe = np.maximum(n, 1.0)
-    has = n > 0
-    middle = (segments[1:-1] + segments[2:] - 1) / 2.0
-    x = np.where(has, sum_x[:, 1:] / safe, middle)
-    return x.T, (sum_y[:, 1:] / safe).T, has.T
+@numba.njit(cache=True, nogil=True)
+def _walk_buckets(
+    series: _Floats, edges: _Indices, out: _Indices
+) -> None:  # pragma: no cover - compiled; covered through _lttb_rows
+    """Fill ``out[:, 1:-1]`` with the position kept from each middle bucket.
 
-
-def _first_anchor(series: _Floats) -> tuple[_Floats, _Floats]:
-    """The first sample of each row as the first anchor (x, y); NaN y for empty rows."""
-    present = ~np.isnan(series)
-    first = present.argmax(axis=1)
-    rows = np.arange(series.shape[0])
-    return first.astype(np.float64), series[rows, first]
+    Middle bucket ``b`` holds positions ``edges[b]`` to ``edges[b + 1] - 1``; the bucket
+    after the last middle one is the last point. The first anchor is a row's first
+    sample. Twice the area of the triangle (anchor, sample, centroid of the next
+    bucket's samples) is ``|x * dy - y * dx + (dx * ay - dy * ax)|`` with
+    ``(dx, dy) = centroid - anchor``; the first sample of the largest area is kept (a
+    NaN area, which only infinite samples give, counts as the largest). A bucket
+    without samples keeps its first position and leaves the anchor where it was. When
+    the next bucket has no samples, the centroid is its middle at the anchor's height,
+    which keeps the sample farthest in value from the anchor.
+    """
+    rows, length = series.shape
+    n_buckets = edges.size - 1
+    for row in range(rows):
+        ax = 0.0
+        ay = np.nan
+        for position in range(length):
+            if not np.isnan(series[row, position]):
+                ax = float(position)
+                ay = series[row, position]
+                break
+        for bucket in range(n_buckets):
+            low = edges[bucket + 1]
+            high = edges[bucket + 2] if bucket + 2 <= n_buckets else length
+            count = 0
+            sum_x = 0.0
+            sum_y = 0.0
+            for position in range(low, high):
+                y = series[row, position]
+                if not np.isnan(y):
+                    count += 1
+                    sum_x += position
+                    sum_y += y
+            if count:
+                cx = sum_x / count
+                cy = sum_y / count
+            else:
+                cx = (low + high - 1) / 2.0
+                cy = ay
+            dx = cx - ax
+            dy = cy - ay
+            offset = dx * ay - dy * ax
+            pick = edges[bucket]
+            best = -1.0
+            for position in range(edges[bucket], low):
+                y = series[row, position]
+                if np.isnan(y):
+                    continue
+                area = abs(position * dy - y * dx + offset)
+                if np.isnan(area):
+                    pick = position
+                    best = area
+                    break
+                if area > best:
+                    pick = position
+                    best = area
+            out[row, bucket + 1] = pick
+            if not best < 0.0:  # a sample was kept (NaN included)
+                ax = float(pick)
+                ay = series[row, pick]

@@ -157,6 +157,19 @@ class TestLttbGaps:
     def test_an_empty_series_stays_empty_everywhere(self) -> None:
         assert np.isnan(lttb([NAN] * 50, 10)).all()
 
+    def test_an_infinite_sample_is_kept_not_hidden(self) -> None:
+        # Its triangle has no finite area; the plot must still show it.
+        y = [0.0, 1.0, math.inf, 2.0, 1.0, 0.0, 3.0, 0.0]
+        assert lttb_indices(y, 4).tolist()[1] == 2
+        assert lttb(y, 4)[1] == math.inf
+
+    def test_rows_cut_from_a_larger_array_are_reduced_alike(self) -> None:
+        rng = np.random.default_rng(3)
+        table = rng.normal(size=(6, 400))
+        columns = table[::2, 100:300]  # neither row- nor column-contiguous
+        assert not columns.flags.c_contiguous
+        assert np.array_equal(lttb_indices(columns, 30), lttb_indices(columns.copy(), 30))
+
     @settings(max_examples=300)
     @given(series, st.integers(2, 40))
     @example(y=[-3.0, 0.0, 1.0, NAN], n_out=3)  # the only gap is the last point
