@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cc_backend.domain.errors import BackendUnavailable
 from tests.web.graphql.conftest import JOBS, GraphQL, Seeded
 
 JOB_FIELDS = """
@@ -132,17 +133,45 @@ async def test_pages_cover_all_jobs_once_and_say_whether_more_follow(
 async def test_count_is_not_computed_unless_asked_for(
     gql: GraphQL, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[bool] = []
-    original = gql.backends.jobs.query
+    counted: list[Any] = []
+    original = gql.backends.jobs.count
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        asked.append(kwargs["with_count"])
+        counted.append(kwargs["actor"])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(gql.backends.jobs, "query", spy)
+    monkeypatch.setattr(gql.backends.jobs, "count", spy)
     await gql("{ jobs { items { id } } }")
+    assert counted == []
     await gql("{ jobs { ... on JobResultList { count } } }")
-    assert asked == [False, True]
+    assert len(counted) == 1
+
+
+async def test_a_failing_count_leaves_the_page_intact(
+    gql: GraphQL, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> int:
+        raise BackendUnavailable("job database is locked")
+
+    monkeypatch.setattr(gql.backends.jobs, "count", broken)
+    reply = await gql("{ jobs(page: {itemsPerPage: 100, page: 1}) { items { id } count } }")
+    assert reply.data["jobs"]["count"] is None
+    assert {int(item["id"]) for item in reply.data["jobs"]["items"]} == set(seeded.jobs.values())
+    [error] = reply.errors
+    assert error["path"] == ["jobs", "count"]
+    assert reply.codes == ["BACKEND_UNAVAILABLE"]
+
+
+async def test_a_failing_page_does_not_leave_the_count_behind(
+    gql: GraphQL, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise BackendUnavailable("job database is locked")
+
+    monkeypatch.setattr(gql.backends.jobs, "query", broken)
+    reply = await gql("{ jobs { items { id } count } }")
+    assert reply.data is None
+    assert reply.codes == ["BACKEND_UNAVAILABLE"]
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,19 @@ same trip to the database, and only when the query selects it: the tags, the own
 ``userData``. A value not prepared that way (``concurrentJobs``, the tags and owner of a
 single job, the footprints of a list that does not ask for them) is a callable in the
 dict, which the default resolver calls when, and only when, the field is selected.
+A list's ``count`` runs on a database connection of its own while the page is read and
+completed; it is awaited as the field's value, so a failing count fails that field only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ariadne import ObjectType, QueryType
 
@@ -49,6 +52,8 @@ from cc_backend.web.graphql.resolvers.common import (
 from cc_backend.web.graphql.resolvers.users import user_data
 
 __all__ = ["DEFAULT_PAGE", "concurrent_jobs", "job_type", "job_values", "query"]
+
+T = TypeVar("T")
 
 query = QueryType()
 #: The ``Job`` type: no field resolvers, its values come from :func:`job_values`.
@@ -92,15 +97,22 @@ async def resolve_jobs(
     backends, user = context.backends, context.user
 
     def load() -> tuple[JobPage, dict[int, list[Tag]], dict[str, User | None]]:
-        found = backends.jobs.query(
-            filters, actor=user, order=ordering, page=paging, with_count=with_count
-        )
+        found = backends.jobs.query(filters, actor=user, order=ordering, page=paging)
         ids = [j.id for j in found.items if j.id is not None]
         tags = backends.tags.tags_of_jobs(ids, user) if with_tags and ids else {}
         names = {j.user for j in found.items} - context.users.keys() if with_owners else ()
         return found, tags, _find_users(context, names)
 
-    result, tags, users = await context.run(load)
+    # The count runs on a connection of its own while the page is read and completed.
+    counting = (
+        _started(context.run(backends.jobs.count, filters, actor=user)) if with_count else None
+    )
+    try:
+        result, tags, users = await context.run(load)
+    except BaseException:
+        if counting is not None:
+            counting.cancel()
+        raise
     context.job_tags.update(tags)
     context.users.update(users)
     owners = await _owner_values(context, {j.user for j in result.items}) if with_owners else {}
@@ -117,9 +129,20 @@ async def resolve_jobs(
         "items": items,
         "offset": result.offset,
         "limit": result.limit,
-        "count": result.count,
+        "count": counting,
         "hasNextPage": result.has_next_page,
     }
+
+
+def _started(work: Awaitable[T]) -> asyncio.Future[T]:
+    """``work`` running on its own; the value of a field that graphql-core awaits.
+
+    Should the field never be completed (an error elsewhere ends the request first), a
+    failure of ``work`` is dropped rather than reported as never retrieved.
+    """
+    future = asyncio.ensure_future(work)
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return future
 
 
 def _find_users(context: GraphQLContext, names: Collection[str]) -> dict[str, User | None]:
