@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 
 from cc_backend.archive import JobArchive
 from cc_backend.domain.cluster import Cluster, MetricScope
@@ -41,14 +42,24 @@ from cc_backend.metricdata.statistics_series import JOB_MIN_SERIES, add_statisti
 
 __all__ = ["ArchiveDataCache", "JobMetricData"]
 
+#: A job in the archive: cluster, job id, start time.
+_Key = tuple[str, int, int]
+
 
 class ArchiveDataCache:
-    """The decoded metric data of the most recently read archived jobs (thread-safe LRU)."""
+    """The decoded metric data of the most recently read archived jobs (thread-safe LRU).
+
+    Concurrent loads of one job read its archive once: the first caller reads, the others
+    wait for its data (or its error). A page asking for a job's plots and its statistics
+    at the same time therefore decodes ``data.json`` once, not once per question.
+    """
 
     def __init__(self, archive: JobArchive, max_jobs: int = 64) -> None:
         self.archive = archive
         self.max_jobs = max_jobs
-        self._entries: OrderedDict[tuple[str, int, int], JobData] = OrderedDict()
+        self._entries: OrderedDict[_Key, JobData] = OrderedDict()
+        #: Reads in progress, by job: what the callers arriving meanwhile wait for.
+        self._reading: dict[_Key, Future[JobData]] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -62,12 +73,27 @@ class ArchiveDataCache:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return found
-            self.misses += 1
-        data = self.archive.load_data(job)
+            reading = self._reading.get(key)
+            if reading is not None:
+                self.hits += 1
+            else:
+                self.misses += 1
+                self._reading[key] = mine = Future[JobData]()
+        if reading is not None:
+            return reading.result()
+        try:
+            data = self.archive.load_data(job)
+        except BaseException as exc:
+            with self._lock:
+                del self._reading[key]
+            mine.set_exception(exc)
+            raise
         with self._lock:
+            del self._reading[key]
             self._entries[key] = data
             while len(self._entries) > self.max_jobs:
                 self._entries.popitem(last=False)
+        mine.set_result(data)
         return data
 
     def forget(self, job: Job) -> None:
@@ -144,6 +170,13 @@ class JobMetricData:
                 for name, by_scope in data.items()
             }
         )
+
+    def prefetch(self, job: Job) -> None:
+        """Read an archived ``job``'s data into the cache now (for the loads that follow;
+        they wait for this read rather than repeat it). Nothing for a job whose data comes
+        from its metric data backend. Errors are the archive's, as :meth:`load` raises them."""
+        if not _from_store(job):
+            self.archive_cache.load(job)
 
     def load_stats(
         self, job: Job, metrics: Sequence[str]
