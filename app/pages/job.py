@@ -1,9 +1,11 @@
 """``/monitoring/job/{id}``: one job — facts, tags, footprint, roofline, energy, metric
 plots at every scope, statistics, job script and scheduler information.
 
-The page is on screen at once with its frame. The store starts loading the job as soon as
-the page is built (:meth:`JobStore.load`), while the browser is still starting the page:
-what has loaded when the browser connects comes with the page, the rest follows. A job
+The page is on screen at once with its frame. The job's series start loading in the
+background before the page is built (the client's ``prefetch_job_data``), and the store
+starts loading the job as soon as the page is built (:meth:`JobStore.load`), while the
+browser is still starting the page: what has loaded when the browser connects comes with
+the page, the rest follows. A job
 the user may not open gets the 403 content: every job but their own (or, for managers,
 their projects') is refused alike, whether it exists or not, so the page never tells
 which job ids exist. Support and admins see every job, so for them a missing job is
@@ -100,6 +102,10 @@ def job_page(context: PageContext) -> JobPage:
     if not raw.isdigit():
         raise NotFound(f"There is no job with id {raw!r}.")
     store = JobStore(context.client, db_id=int(raw))
+    if pn.state.curdoc is not None:
+        # The series are read in the background while the page is built and sent; the
+        # store's requests, which start once it is sent, then find them read.
+        context.client.prefetch_job_data(store.db_id)
     page = JobPage(store, context.user)
     if pn.state.curdoc is not None:
         pn.state.execute(store.load)  # on the session's event loop, not awaited here

@@ -127,6 +127,13 @@ class Client(Protocol):
         """Job-wide average, minimum and maximum per metric (``None``: all metrics)."""
         ...
 
+    def prefetch_job_data(self, db_id: int) -> None:
+        """Start reading job ``db_id``'s metric data in the background, so that the
+        :meth:`job_metrics` and :meth:`job_stats` asked for next find it read. Returns at
+        once and never fails: what goes wrong is reported by those calls. A hint only; a
+        client that cannot act on it ignores it."""
+        ...
+
     async def clusters(self) -> list[Cluster]:
         """Every cluster of the site, by name."""
         ...

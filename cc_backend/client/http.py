@@ -257,6 +257,9 @@ class HttpClient:
         data = await self._graphql(_JOB_METRICS, variables)
         return job_data_from_graphql(data["jobMetrics"])
 
+    def prefetch_job_data(self, db_id: int) -> None:
+        """Nothing: the server keeps recently read job data in its own cache."""
+
     async def job_stats(
         self, db_id: int, metrics: Sequence[str] | None = None
     ) -> dict[str, MetricStatistics]:

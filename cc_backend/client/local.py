@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PAGE", "LOOKUP_ROLES", "LocalClient"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 #: The page of a job list that names none (as the GraphQL ``jobs`` query).
 DEFAULT_PAGE = PageRequest.model_validate({"itemsPerPage": 50, "page": 1})
@@ -141,6 +144,21 @@ class LocalClient:
             return backends.job_metric_data.load(job, metrics, list(scopes), resolution)
 
         return await self._run(load)
+
+    def prefetch_job_data(self, db_id: int) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop: nothing runs in the background
+            return
+        backends, user = self.backends, self.user
+
+        def read() -> None:
+            try:
+                backends.job_metric_data.prefetch(backends.jobs.get(db_id, actor=user))
+            except Exception:  # the page's own requests meet it again and report it
+                log.debug("prefetching the data of job %s failed", db_id, exc_info=True)
+
+        loop.run_in_executor(None, read)
 
     async def job_stats(
         self, db_id: int, metrics: Sequence[str] | None = None

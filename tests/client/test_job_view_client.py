@@ -3,6 +3,7 @@ per-series statistics, concurrent jobs, adding and removing tags, display settin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -147,3 +148,51 @@ async def test_display_settings_come_from_the_site_config(
 async def test_without_settings_there_is_no_estimate_and_no_resampling(backends: Backends) -> None:
     settings = await LocalClient(backends, backends.users.get("bob")).display_config()
     assert settings == DisplayConfig()
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.005)
+
+
+async def test_prefetched_job_data_is_read_once_for_the_requests_that_follow(
+    backends: Backends, seeded: Seeded
+) -> None:
+    client = LocalClient(backends, backends.users.get("root"))
+    cache = backends.job_metric_data.archive_cache
+    cache.clear()
+    misses = cache.misses
+
+    client.prefetch_job_data(seeded.archived)  # returns at once; the read goes on
+    await _until(lambda: cache.misses == misses + 1)
+    metrics = await client.job_metrics(seeded.archived, resolution=0)
+    stats = await client.job_stats(seeded.archived)
+
+    assert cache.misses == misses + 1
+    job = backends.jobs.get(seeded.archived)
+    assert metrics == backends.job_metric_data.load(job, resolution=0)
+    assert set(stats) == set(metrics.metrics())
+
+
+async def test_prefetching_reads_nothing_of_a_job_the_user_may_not_see(
+    backends: Backends, seeded: Seeded
+) -> None:
+    owner = backends.jobs.get(seeded.archived).user
+    outsider = next(name for name in ("alice", "bob") if name != owner)
+    cache = backends.job_metric_data.archive_cache
+    cache.clear()
+    misses = cache.misses
+
+    LocalClient(backends, backends.users.get(outsider)).prefetch_job_data(seeded.archived)
+    await asyncio.sleep(0.3)
+
+    assert cache.misses == misses
+
+
+async def test_prefetching_a_missing_job_does_not_fail(client_for: ClientFor) -> None:
+    client = client_for("root")
+    client.prefetch_job_data(987_654)
+    with pytest.raises(NotFound):
+        await client.job_metrics(987_654)
