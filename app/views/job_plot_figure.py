@@ -48,6 +48,7 @@ from bokeh.models import (
     MultiLine,
     Plot,
     Range1d,
+    Selection,
     UnionRenderers,
     VArea,
 )
@@ -113,12 +114,16 @@ class SharedAxes:
     value_formatter: BasicTickFormatter = field(default_factory=BasicTickFormatter)
     label_policy: AllLabels = field(default_factory=AllLabels)
     selection_policy: UnionRenderers = field(default_factory=UnionRenderers)
+    #: The (always empty) selection of every source: the plots have no selection tools.
+    selection: Selection = field(default_factory=Selection)
     all_rows: AllIndices = field(default_factory=AllIndices)
     zoom_out: CustomJS = field(default_factory=lambda: CustomJS(code=_ZOOM_OUT))
 
     def source(self, columns: dict[str, Any]) -> ColumnDataSource:
         """A data source of ``columns`` with the shared selection policy."""
-        return ColumnDataSource(columns, selection_policy=self.selection_policy)
+        return ColumnDataSource(
+            columns, selection_policy=self.selection_policy, selected=self.selection
+        )
 
     def view(self) -> CDSView:
         """A view of all rows of one data source (shared by that source's renderers)."""
