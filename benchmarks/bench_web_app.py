@@ -63,7 +63,12 @@ from cc_backend.config import load_config, load_secrets
 from cc_backend.demo import demo_clusters, generate_demo_archive
 from cc_backend.demo.large_job import node_scope_job
 from cc_backend.domain.cluster import MetricScope
-from cc_backend.server import Backends, build_backends, make_web_server
+from cc_backend.server import (
+    Backends,
+    build_backends,
+    freeze_startup_objects,
+    make_web_server,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
@@ -157,6 +162,7 @@ class WebServer:
             asyncio.set_event_loop(asyncio.new_event_loop())
             server = make_web_server(self.site.backends, secrets, "127.0.0.1", self.port)
             server.start()
+            freeze_startup_objects()  # as ``serve`` does
             self._loop = server.io_loop
             self._loop.add_callback(ready.set)
             self._loop.start()

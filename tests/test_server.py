@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from cc_backend.cli import main
 from cc_backend.config import load_config, load_secrets
 from cc_backend.demo import generate_demo_archive
 from cc_backend.domain.errors import ConfigError
-from cc_backend.server import build_backends, parse_addr
+from cc_backend.server import build_backends, freeze_startup_objects, parse_addr
 
 
 def test_a_demo_site_is_summarised_from_its_database_and_archive(
@@ -51,3 +53,18 @@ def test_listen_addresses(addr: str, expected: tuple[str, int]) -> None:
 def test_bad_listen_addresses(addr: str) -> None:
     with pytest.raises(ConfigError, match=r"main\.addr"):
         parse_addr(addr)
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_start_up_objects_leave_the_full_collections_but_garbage_does_not_stay() -> None:
+    dropped = weakref.ref(_Cycle())  # unreachable already, held only by its own cycle
+    try:
+        freeze_startup_objects()
+        assert dropped() is None  # collected before freezing, not kept forever
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
