@@ -5,11 +5,10 @@ The page is on screen at once with its frame. The job's series start loading in 
 background before the page is built (the client's ``prefetch_job_data``), and the store
 starts loading the job as soon as the page is built (:meth:`JobStore.load`), while the
 browser is still starting the page: what has loaded when the browser connects comes with
-the page, the rest follows. A job
-the user may not open gets the 403 content: every job but their own (or, for managers,
-their projects') is refused alike, whether it exists or not, so the page never tells
-which job ids exist. Support and admins see every job, so for them a missing job is
-simply not found (404 content).
+the page, the rest follows. A job the user may not open gets the 403 content: every job
+but their own (or, for managers, their projects') is refused alike, whether it exists or
+not, so the page never tells which job ids exist. Support and admins see every job, so
+for them a missing job is simply not found (404 content).
 """
 
 from __future__ import annotations
