@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from bokeh.core.property.validation import validate
 from bokeh.events import DoubleTap
 from bokeh.model import Model
 from bokeh.models import (
@@ -260,60 +261,69 @@ def metric_figure(
 ) -> tuple[Plot, ColumnDataSource]:
     """The plot of ``metric`` at ``scope`` over ``duration`` seconds, and the data source
     of its samples (band columns with a statistics series, else ``MultiLine`` columns).
-    ``width`` fixes the plot's size in pixels (None: as wide as its container)."""
-    axes = axes or SharedAxes()
-    end = float(max(duration, metric.timestep))
-    plot = Plot(
-        title=None,
-        name=f"metric-{name}",
-        height=height,
-        **({"width": width} if width else {"sizing_mode": "stretch_width"}),
-        x_range=Range1d(start=0.0, end=end, bounds=(0.0, end), syncable=False),
-        y_range=(y_range := DataRange1d(start=0, renderers=[], syncable=False)),
-        toolbar_location=None,
-        min_border_left=50,
-        outline_line_alpha=0.3,
-        syncable=False,  # the browser's sizes and ranges are not sent back (zooms are events)
-    )
-    # Typed as dicts: Bokeh's stubs accept only the default ticker and formatter types.
-    time_axis: dict[str, Any] = {"ticker": axes.time_ticker, "formatter": axes.time_formatter}
-    value_axis: dict[str, Any] = {"ticker": axes.value_ticker, "formatter": axes.value_formatter}
-    labels = axes.label_policy
-    plot.add_layout(LinearAxis(**time_axis, major_label_policy=labels), "below")
-    plot.add_layout(LinearAxis(**value_axis, major_label_policy=labels), "left")
-    zoom = BoxZoomTool(dimensions="width")
-    plot.add_tools(zoom)
-    plot.toolbar.active_drag = zoom
-    plot.js_on_event(DoubleTap, axes.zoom_out)
-    if limits is not None:
-        strips = axes.source(band_columns(limits, lower_is_better))
-        plot.add_glyph(strips, HStrip(y0="y0", y1="y1", fill_color="colour",
-                                      fill_alpha=_BAND_ALPHA, line_alpha=0),
-                       level="underlay", name="bands", view=axes.view())  # fmt: skip
-    columns = band_data(metric)
-    if columns is not None:
-        source, view = axes.source(columns), axes.view()
-        shown: list[Model] = [
-            plot.add_glyph(source, VArea(x="x", y1="min", y2="max", fill_color=_LINE_COLOUR,
-                                         fill_alpha=0.25), view=view),
-            plot.add_glyph(source, Line(x="x", y="median", line_color=_LINE_COLOUR,
-                                        line_width=1.5), view=view),
-        ]  # fmt: skip
-        if "mean" in columns:
-            shown.append(
-                plot.add_glyph(source, Line(x="x", y="mean", line_color="#ff7f0e",
-                                            line_dash="dashed"), view=view)
-            )  # fmt: skip
-    else:
-        source = axes.source(line_data(metric, scope))
-        lines = plot.add_glyph(
-            source,
-            MultiLine(xs="xs", ys="ys", line_color="colour", line_width=1.2),
-            view=axes.view(),
+    ``width`` fixes the plot's size in pixels (None: as wide as its container).
+
+    Bokeh does not validate the properties set here (a fifth of the build time of a page
+    of plots); the tests validate every property of the models this builds."""
+    with validate(False):
+        axes = axes or SharedAxes()
+        end = float(max(duration, metric.timestep))
+        plot = Plot(
+            title=None,
+            name=f"metric-{name}",
+            height=height,
+            **({"width": width} if width else {"sizing_mode": "stretch_width"}),
+            x_range=Range1d(start=0.0, end=end, bounds=(0.0, end), syncable=False),
+            y_range=(y_range := DataRange1d(start=0, renderers=[], syncable=False)),
+            toolbar_location=None,
+            min_border_left=50,
+            outline_line_alpha=0.3,
+            syncable=False,  # the browser's sizes and ranges are not sent back (zooms are events)
         )
-        plot.add_tools(
-            HoverTool(renderers=[lines], tooltips=[("series", "@label"), ("value", "$y{0.[00]}")])
-        )
-        shown = [lines]
-    y_range.renderers = shown  # the bands do not stretch the axis
-    return plot, source
+        # Typed as dicts: Bokeh's stubs accept only the default ticker and formatter types.
+        time_axis: dict[str, Any] = {"ticker": axes.time_ticker, "formatter": axes.time_formatter}
+        value_axis: dict[str, Any] = {
+            "ticker": axes.value_ticker,
+            "formatter": axes.value_formatter,
+        }
+        labels = axes.label_policy
+        plot.add_layout(LinearAxis(**time_axis, major_label_policy=labels), "below")
+        plot.add_layout(LinearAxis(**value_axis, major_label_policy=labels), "left")
+        zoom = BoxZoomTool(dimensions="width")
+        plot.add_tools(zoom)
+        plot.toolbar.active_drag = zoom
+        plot.js_on_event(DoubleTap, axes.zoom_out)
+        if limits is not None:
+            strips = axes.source(band_columns(limits, lower_is_better))
+            plot.add_glyph(strips, HStrip(y0="y0", y1="y1", fill_color="colour",
+                                          fill_alpha=_BAND_ALPHA, line_alpha=0),
+                           level="underlay", name="bands", view=axes.view())  # fmt: skip
+        columns = band_data(metric)
+        if columns is not None:
+            source, view = axes.source(columns), axes.view()
+            shown: list[Model] = [
+                plot.add_glyph(source, VArea(x="x", y1="min", y2="max", fill_color=_LINE_COLOUR,
+                                             fill_alpha=0.25), view=view),
+                plot.add_glyph(source, Line(x="x", y="median", line_color=_LINE_COLOUR,
+                                            line_width=1.5), view=view),
+            ]  # fmt: skip
+            if "mean" in columns:
+                shown.append(
+                    plot.add_glyph(source, Line(x="x", y="mean", line_color="#ff7f0e",
+                                                line_dash="dashed"), view=view)
+                )  # fmt: skip
+        else:
+            source = axes.source(line_data(metric, scope))
+            lines = plot.add_glyph(
+                source,
+                MultiLine(xs="xs", ys="ys", line_color="colour", line_width=1.2),
+                view=axes.view(),
+            )
+            plot.add_tools(
+                HoverTool(
+                    renderers=[lines], tooltips=[("series", "@label"), ("value", "$y{0.[00]}")]
+                )
+            )
+            shown = [lines]
+        y_range.renderers = shown  # the bands do not stretch the axis
+        return plot, source

@@ -211,6 +211,27 @@ def test_the_plots_of_a_page_share_their_stateless_models() -> None:
         assert [plot.syncable, plot.x_range.syncable, plot.y_range.syncable] == [False] * 3
 
 
+@pytest.mark.parametrize("many", [False, True], ids=["lines", "band"])
+def test_every_property_of_a_plot_is_valid(many: bool) -> None:
+    # metric_figure skips Bokeh's validation for speed; this is the check it skips.
+    stats = {"min": [0.0, 1.0], "median": [1.0, 2.0], "max": [3.0, 4.0], "mean": [1.0, 2.5]}
+    metric = _metric(
+        [[1.0, 2.0], [2.0, 3.0]],
+        ["n1", "n2"],
+        **({"statisticsSeries": stats} if many else {}),
+    )
+    limits = Thresholds(peak=72, normal=72, caution=36, alert=18)
+    plot, _ = metric_figure("cpu_load", metric, MetricScope.NODE, duration=600,
+                            limits=limits, width=430)  # fmt: skip
+
+    checked = 0
+    for model in plot.references():
+        for name, value in model.properties_with_values(include_defaults=False).items():
+            model.lookup(name).property.validate(value)  # raises ValueError when invalid
+            checked += 1
+    assert checked > 50
+
+
 def test_thresholds_follow_the_scope(backends: Backends, make_job: Callable[..., Job]) -> None:
     fritz = backends.clusters.get("fritz")
     main = fritz.resolved_subcluster("main")
