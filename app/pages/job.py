@@ -101,11 +101,12 @@ def job_page(context: PageContext) -> JobPage:
     if not raw.isdigit():
         raise NotFound(f"There is no job with id {raw!r}.")
     store = JobStore(context.client, db_id=int(raw))
-    if pn.state.curdoc is not None:
+    in_session = pn.state.curdoc is not None
+    if in_session:
         # The series are read in the background while the page is built and sent; the
         # store's requests, which start once it is sent, then find them read.
         context.client.prefetch_job_data(store.db_id)
     page = JobPage(store, context.user)
-    if pn.state.curdoc is not None:
+    if in_session:
         pn.state.execute(store.load)  # on the session's event loop, not awaited here
     return page

@@ -121,7 +121,7 @@ class SharedAxes:
     zoom_out: CustomJS = field(default_factory=lambda: CustomJS(code=_ZOOM_OUT))
 
     def source(self, columns: dict[str, Any]) -> ColumnDataSource:
-        """A data source of ``columns`` with the shared selection policy."""
+        """A data source of ``columns`` with the shared selection policy and selection."""
         return ColumnDataSource(
             columns, selection_policy=self.selection_policy, selected=self.selection
         )
