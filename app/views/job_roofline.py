@@ -1,11 +1,12 @@
 """The job's roofline: its ``flops_any`` and ``mem_bw`` time steps under its subcluster's
 ceilings (see :mod:`app.views.roofline`), drawn once the grid data is loaded.
 
-In a session the figure is built on the next tick of the event loop, after the metric
-grid (which is scheduled first) has gone out to the browser: the grid is what a reader
-waits for, the roofline follows. Outside a session it is drawn at once. The figure goes
-into a Bokeh ``Column`` that stays in the page (``box``), one document change, rather
-than replacing the pane's object, which makes Panel walk the whole page again.
+In a session the figure is built on the next tick of the event loop, before the metric
+grid's new plots go into the page (see :mod:`app.views.job_metric_grid`); outside a
+session it is drawn at once. It is drawn again only when its data changed (a new load of
+the grid that brings other metrics or scopes keeps it). The figure goes into a Bokeh
+``Column`` that stays in the page (``box``), one document change, rather than replacing
+the pane's object, which makes Panel walk the whole page again.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class JobRoofline(pn.viewable.Viewer):
         self.store = store
         #: The shown figure (None before the data is loaded), the only child of ``box``.
         self.figure: figure | None = None
+        #: What the shown figure was drawn from (subcluster, flops and bandwidth series).
+        self._drawn: tuple[object, object, object] | None = None
         self.box = Column(children=[], sizing_mode="stretch_width", name="roofline-box")
         self.pane = pn.pane.Bokeh(self.box, sizing_mode="stretch_width", min_height=360)
         self.message = pn.pane.Markdown("Loading the roofline…")
@@ -48,16 +51,27 @@ class JobRoofline(pn.viewable.Viewer):
             return
         flops = self.store.data.get("flops_any", {}).get(MetricScope.NODE)
         mem_bw = self.store.data.get("mem_bw", {}).get(MetricScope.NODE)
+        if self._drawn is not None and all(
+            a is b for a, b in zip(self._drawn, (sub, flops, mem_bw), strict=True)
+        ):
+            return
+        self._drawn = (sub, flops, mem_bw)
         points = job_points(flops, mem_bw)
         if flops is None or mem_bw is None:
-            self.message.object = "No roofline: the job has no `flops_any` or `mem_bw` data."
+            self._say("No roofline: the job has no `flops_any` or `mem_bw` data.")
         elif not len(points):
-            self.message.object = "No roofline: no time step with flops and memory bandwidth."
+            self._say("No roofline: no time step with flops and memory bandwidth.")
         else:
-            self.message.object = ""
-        self.message.visible = bool(self.message.object)
+            self.message.visible = False
         self.figure = roofline_figure(ceilings_of(sub), points, title=f"Roofline ({sub.name})")
         self.box.children = [self.figure]
+
+    def _say(self, text: str) -> None:
+        """Show ``text`` above the figure. A message that goes away is hidden rather than
+        emptied: a pane's new text resends its style sheets, which makes Bokeh walk every
+        model of the page again (~50 ms once the metric plots are in it)."""
+        self.message.object = text
+        self.message.visible = True
 
     def __panel__(self) -> pn.Column:
         return self._layout

@@ -89,7 +89,9 @@ class StatisticsTable(pn.viewable.Viewer):
         hidden = ["id"] if store.stats_scope is MetricScope.NODE else []
         with pn.io.hold():
             self.table.param.update(value=frame, hidden_columns=hidden)
-        self.empty.object = "" if len(frame) else f"No statistics at {store.stats_scope} scope."
+        # Hidden rather than emptied when there are rows (see JobRoofline._say).
+        if not len(frame):
+            self.empty.object = f"No statistics at {store.stats_scope} scope."
         self.empty.visible = not len(frame)
 
     async def show_scope(self, scope: MetricScope) -> None:

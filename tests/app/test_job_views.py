@@ -351,6 +351,36 @@ async def test_the_roofline_of_the_job(running_store: JobStore) -> None:
     assert not view.message.visible
 
 
+async def test_the_roofline_is_drawn_again_only_when_its_data_changes(
+    running_store: JobStore,
+) -> None:
+    view = JobRoofline(running_store)
+    drawn = view.figure
+
+    running_store.revision += 1  # e.g. other metrics shown: flops and bandwidth are the same
+    assert view.figure is drawn
+
+    flops = running_store.data["flops_any"][MetricScope.NODE]
+    halved = flops.model_copy(
+        update={"series": [s.model_copy(update={"data": s.data / 2}) for s in flops.series]}
+    )
+    running_store.data = {**running_store.data, "flops_any": {MetricScope.NODE: halved}}
+    running_store.revision += 1
+    assert view.figure is not drawn
+    assert view.box.children == [view.figure]
+    scatter = _renderers(view.figure, "Scatter")[0].data_source.data
+    assert min(scatter["x"]) == pytest.approx(72 / 40)
+
+
+async def test_the_roofline_says_why_it_is_empty(running_store: JobStore) -> None:
+    view = JobRoofline(running_store)
+    running_store.data = {k: v for k, v in running_store.data.items() if k != "mem_bw"}
+    running_store.revision += 1
+
+    assert view.message.visible
+    assert "no `flops_any` or `mem_bw` data" in view.message.object
+
+
 async def test_footprint_and_polar_plot_of_a_running_job(running_store: JobStore) -> None:
     job, cluster = running_store.job, running_store.cluster
     assert job is not None
@@ -427,6 +457,20 @@ async def test_the_statistics_table_has_a_sortable_row_per_series(
     ]
     assert table.table.hidden_columns == []
     assert table.scope.value == "socket"
+    assert not table.empty.visible
+
+
+async def test_the_statistics_table_says_when_a_scope_has_no_rows(
+    running_store: JobStore,
+) -> None:
+    table = StatisticsTable(running_store)
+    assert not table.empty.visible  # the node rows are there
+
+    await table.show_scope(MetricScope.ACCELERATOR)
+
+    assert table.table.value.empty
+    assert table.empty.visible
+    assert table.empty.object == "No statistics at accelerator scope."
 
 
 def test_statistics_rows_sort_by_metric_host_and_numeric_id() -> None:
