@@ -36,7 +36,7 @@ from app.views.job_plot_figure import (
     threshold_bands,
 )
 from app.views.job_roofline import JobRoofline
-from app.views.job_statistics import StatisticsTable, statistics_frame
+from app.views.job_statistics import STATS, StatisticsTable, statistics_frame
 from app.views.job_tags import JobTags, parse_tag, tag_scopes, tags_html
 from app.views.roofline import Ceilings, ceilings_of, job_points, roofline_figure
 from cc_backend.client import LocalClient
@@ -447,6 +447,7 @@ async def test_the_statistics_table_has_a_sortable_row_per_series(
     assert set(frame["metric"]) == set(running_store.selected)
     assert table.table.hidden_columns == ["id"]  # node scope: no ids
     assert table.table.sorters == []  # sorting is the browser's, by any column
+    assert table.table.text_align == dict.fromkeys(STATS, "right")
     assert "socket" in table.scope.options
 
     await table.show_scope(MetricScope.SOCKET)
