@@ -15,8 +15,9 @@ plot puts into the page, so each is built from Bokeh's low-level models with as 
 them as possible: no title (the page shows the metric's name and unit above the plot),
 no legend, no axis labels or grid lines (the threshold bands give the scale), no toolbar,
 and the stateless models shared by all plots of the page (:class:`SharedAxes`: tick rules
-and labels, the label policy, the selection policy, the data filter and the double-click
-callback; Bokeh models may be referenced by many plots of one document). The renderers of
+and labels, the scale, the label policy, the selection policy, the data filter, the
+zoom box's handles and the double-click callback; Bokeh models may be referenced by many
+plots of one document). The renderers of
 one data source share one view of it. The plot, its ranges and sizes are not sent back
 from the browser (``syncable=False``): zooms reach the server as events.
 """
@@ -46,6 +47,7 @@ from bokeh.models import (
     HStrip,
     Line,
     LinearAxis,
+    LinearScale,
     MultiLine,
     Plot,
     Range1d,
@@ -53,6 +55,7 @@ from bokeh.models import (
     UnionRenderers,
     VArea,
 )
+from bokeh.models.annotations import BoxAnnotation, BoxInteractionHandles
 from bokeh.palettes import Category10_10, Turbo256
 from numpy.typing import NDArray
 
@@ -96,6 +99,12 @@ range.setv({start: range.bounds[0], end: range.bounds[1]});
 """
 
 
+def _default_handles() -> BoxInteractionHandles:
+    handles = BoxAnnotation().handles  # Bokeh's default handles of a box
+    assert isinstance(handles, BoxInteractionHandles)
+    return handles
+
+
 def _time_ticker() -> AdaptiveTicker:
     # Steps of 1, 2, 3, 6, 12, 15 and 30 minutes or hours.
     return AdaptiveTicker(base=60, mantissas=[1, 2, 3, 6, 12, 15, 30], min_interval=60)
@@ -119,6 +128,11 @@ class SharedAxes:
     selection: Selection = field(default_factory=Selection)
     all_rows: AllIndices = field(default_factory=AllIndices)
     zoom_out: CustomJS = field(default_factory=lambda: CustomJS(code=_ZOOM_OUT))
+    #: The linear scale of both axes of every plot (BokehJS derives each plot's own).
+    scale: LinearScale = field(default_factory=LinearScale)
+    #: The resize handles of every zoom box (Bokeh's defaults; never shown: a zoom box
+    #: cannot be edited), one set instead of one per plot.
+    zoom_handles: BoxInteractionHandles = field(default_factory=_default_handles)
 
     def source(self, columns: dict[str, Any]) -> ColumnDataSource:
         """A data source of ``columns`` with the shared selection policy and selection."""
@@ -275,6 +289,8 @@ def metric_figure(
             **({"width": width} if width else {"sizing_mode": "stretch_width"}),
             x_range=Range1d(start=0.0, end=end, bounds=(0.0, end), syncable=False),
             y_range=(y_range := DataRange1d(start=0, renderers=[], syncable=False)),
+            x_scale=axes.scale,
+            y_scale=axes.scale,
             toolbar_location=None,
             min_border_left=50,
             outline_line_alpha=0.3,
@@ -290,6 +306,7 @@ def metric_figure(
         plot.add_layout(LinearAxis(**time_axis, major_label_policy=labels), "below")
         plot.add_layout(LinearAxis(**value_axis, major_label_policy=labels), "left")
         zoom = BoxZoomTool(dimensions="width")
+        zoom.overlay.handles = axes.zoom_handles
         plot.add_tools(zoom)
         plot.toolbar.active_drag = zoom
         plot.js_on_event(DoubleTap, axes.zoom_out)

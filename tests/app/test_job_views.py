@@ -205,6 +205,8 @@ def test_the_plots_of_a_page_share_their_stateless_models() -> None:
         renderers = plot.renderers
         assert {r.view.filter for r in renderers} == {axes.all_rows}
         assert {r.data_source.selection_policy for r in renderers} == {axes.selection_policy}
+        assert plot.x_scale is plot.y_scale is axes.scale
+        assert plot.toolbar.active_drag.overlay.handles is axes.zoom_handles
         data = [r for r in renderers if r.name != "bands"]
         assert len({r.view for r in data}) == 1  # the renderers of one source share its view
         # The browser does not send sizes and ranges back; zooms arrive as events.
