@@ -460,6 +460,11 @@ class JobRepository:
         items = jobs_from_rows(rows[:limit] if has_next else rows)
         return JobPage(items, has_next, offset, limit, count, tuple(filters))
 
+    def check_order(self, order: OrderBy) -> None:
+        """Raise :class:`InvalidInput` if jobs cannot be sorted by ``order`` (what
+        :meth:`query` would raise for it)."""
+        self._order(order)
+
     def count(
         self,
         filters: Sequence[JobFilter] = (),

@@ -147,6 +147,16 @@ async def test_count_is_not_computed_unless_asked_for(
     assert len(counted) == 1
 
 
+async def test_a_count_alone_reads_no_page(
+    gql: GraphQL, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gql.backends.jobs, "query", _database_locked)
+    reply = await gql("{ jobs(page: {itemsPerPage: 2, page: 3}) { count offset limit } }")
+    assert reply.ok()["jobs"] == {"count": len(seeded.jobs), "offset": 4, "limit": 2}
+    everything = await gql("{ jobs(page: {itemsPerPage: -1, page: 1}) { offset limit } }")
+    assert everything.ok()["jobs"] == {"offset": 0, "limit": None}
+
+
 def _database_locked(*_: Any, **__: Any) -> Any:
     raise BackendUnavailable("job database is locked")
 

@@ -14,6 +14,7 @@ single job, the footprints of a list that does not ask for them) is a callable i
 dict, which the default resolver calls when, and only when, the field is selected.
 A list's ``count`` runs on a database connection of its own while the page is read and
 completed; it is awaited as the field's value, so a failing count fails that field only.
+A list that asks for neither ``items`` nor ``hasNextPage`` reads no page at all.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from cc_backend.web.graphql.context import GraphQLContext, Info, context_of
 from cc_backend.web.graphql.resolvers.common import (
     parse_id,
     selected_fields,
-    selects,
     validated,
     validated_list,
 )
@@ -91,7 +91,8 @@ async def resolve_jobs(
     filters = validated_list(JobFilter, filter, "filter")
     paging = validated(PageRequest, page, "page") if page is not None else DEFAULT_PAGE
     ordering = validated(OrderBy, order, "order") if order is not None else None
-    with_count = selects(info, "count")
+    asked = selected_fields(info)
+    with_count, with_page = "count" in asked, bool(asked & {"items", "hasNextPage"})
     fields = selected_fields(info, "items")
     with_tags, with_owners = "tags" in fields, "userData" in fields
     backends, user = context.backends, context.user
@@ -103,10 +104,14 @@ async def resolve_jobs(
         names = {j.user for j in found.items} - context.users.keys() if with_owners else ()
         return found, tags, _find_users(context, names)
 
+    if not with_page and ordering is not None:
+        backends.jobs.check_order(ordering)  # refused even where no page is read
     # The count runs on a connection of its own while the page is read and completed.
     counting = (
         _started(context.run(backends.jobs.count, filters, actor=user)) if with_count else None
     )
+    if not with_page:  # a count alone: no page to read
+        return {**_page_bounds(paging), "items": [], "count": counting, "hasNextPage": None}
     try:
         result, tags, users = await context.run(load)
     except BaseException:
@@ -132,6 +137,12 @@ async def resolve_jobs(
         "count": counting,
         "hasNextPage": result.has_next_page,
     }
+
+
+def _page_bounds(paging: PageRequest) -> dict[str, int | None]:
+    """``offset`` and ``limit`` of a list's page (no limit when it asks for all jobs)."""
+    every = paging.items_per_page == -1
+    return {"offset": paging.offset, "limit": None if every else paging.items_per_page}
 
 
 def _started(work: Awaitable[T]) -> asyncio.Future[T]:
