@@ -128,7 +128,7 @@ async def resolve_jobs(
             owner=owners.get(job.user, _LAZY),
             selected=fields,
         )
-        for job in result.items
+        for job in (result.items if "items" in asked else ())
     ]
     return {
         "items": items,
