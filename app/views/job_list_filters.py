@@ -169,6 +169,8 @@ class FilterForm(pn.viewable.Viewer):
         self.num_accelerators = _RangeInputs("Accelerators")
         self.energy = _RangeInputs("Energy", "kWh", integer=False)
         self.stats: dict[str, _RangeInputs] = {}
+        #: The footprint values ``stats`` were built for (None: not built yet).
+        self._stats_fields: list[FootprintField] | None = None
         self._stats_column = pn.Column(name="footprint-filters")
         self.apply = w.Button(label="Apply filters", color="primary", width=130)
         self.reset = w.Button(label="Reset", color="light", width=100)
@@ -226,6 +228,9 @@ class FilterForm(pn.viewable.Viewer):
         self._follow_query()
 
     def _build_stats(self, fields: list[FootprintField]) -> None:
+        if fields == self._stats_fields:
+            return  # e.g. only the tags changed: the inputs stay
+        self._stats_fields = fields
         self.stats = {f.key: _RangeInputs(f.label, f.unit, integer=False) for f in fields}
         rows: list[Any] = [
             pn.Row(*(r.row() for r in list(self.stats.values())[i : i + 3]))

@@ -432,6 +432,21 @@ async def test_a_failed_export_says_why() -> None:
 # -- the filter form --------------------------------------------------------------------
 
 
+async def test_the_footprint_inputs_are_built_again_only_for_other_footprint_values(
+    backends: Backends, jobs: list[int]
+) -> None:
+    store = _store(backends)
+    form = FilterForm(store)
+    await store.load()
+    inputs = form.stats["cpu_load_avg"]
+
+    store.tags = [*store.tags]  # new tags: the footprint values are the same
+    assert form.stats["cpu_load_avg"] is inputs
+
+    store.clusters = {}  # no cluster left: no footprint values
+    assert form.stats == {}
+
+
 async def test_the_form_shows_the_query_and_applies_edits(
     backends: Backends, jobs: list[int]
 ) -> None:
