@@ -188,8 +188,10 @@ class FilterForm(pn.viewable.Viewer):
         self._follow_query()
 
     def _build(self) -> pn.Card:
+        """The form's card: collapsed, its body put in when it is first opened (the
+        forty-odd widgets of the body are then built for the browser only when used)."""
         who = [self.users] if self.may_filter_users else []
-        body = pn.Column(
+        self._body = pn.Column(
             pn.Row(self.cluster, self.partition, self.states, self.shared),
             pn.Row(self.start_from, self.start_to, *self.quick),
             pn.Row(*who, self.project, self.project_match, self.job_name, self.job_ids),
@@ -202,13 +204,13 @@ class FilterForm(pn.viewable.Viewer):
             self.message,
             sizing_mode="stretch_width",
         )
-        return pn.Card(
-            body,
-            title="Filters",
-            collapsed=True,
-            sizing_mode="stretch_width",
-            name="filters",
-        )
+        card = pn.Card(title="Filters", collapsed=True, sizing_mode="stretch_width", name="filters")
+        card.param.watch(self._opened, "collapsed")
+        return card
+
+    def _opened(self, event: Any) -> None:
+        if not event.new and not self._layout.objects:
+            self._layout.objects = [self._body]
 
     # -- showing the store's state ---------------------------------------------------------
 

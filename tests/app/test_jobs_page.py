@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import panel as pn
 import pytest
 
 from app.context import PageContext
@@ -430,6 +431,23 @@ async def test_a_failed_export_says_why() -> None:
 
 
 # -- the filter form --------------------------------------------------------------------
+
+
+async def test_the_form_goes_into_its_card_when_the_card_is_first_opened(
+    backends: Backends, jobs: list[int]
+) -> None:
+    form = FilterForm(_store(backends))
+    card = form.__panel__()
+    assert card.collapsed
+    assert card.objects == []  # nothing for a browser to build while it is closed
+
+    card.collapsed = False
+    assert form.cluster in card.select(pn.widgets.Select)
+    assert form.apply in card.select(pn.widgets.Button)
+
+    card.collapsed = True
+    card.collapsed = False
+    assert len(card.objects) == 1  # put in once
 
 
 async def test_the_footprint_inputs_are_built_again_only_for_other_footprint_values(
