@@ -54,8 +54,8 @@ class StatisticsTable(pn.viewable.Viewer):
         self.store = store
         self.scope = pn.widgets.Select(label="Scope", options=[MetricScope.NODE.value], width=160)
         # Columns sized to their contents. Sharing the width ("fit_columns") would halve
-        # the table's drawing time, but Tabulator 6.4 then fails ("reading offsetWidth of
-        # null") when the table changes while its tab is not drawn.
+        # the table's drawing time, but Tabulator 6.4 then sometimes fails in the redraw
+        # that a change from the server starts ("reading offsetWidth of null").
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(columns=list(COLUMNS)), show_index=False, disabled=True,
             layout="fit_data_table", pagination="local", page_size=PAGE_SIZE,
