@@ -53,9 +53,6 @@ class StatisticsTable(pn.viewable.Viewer):
         super().__init__(**params)
         self.store = store
         self.scope = pn.widgets.Select(label="Scope", options=[MetricScope.NODE.value], width=160)
-        # Columns sized to their contents. Sharing the width ("fit_columns") would halve
-        # the table's drawing time, but Tabulator 6.4 then sometimes fails in the redraw
-        # that a change from the server starts ("reading offsetWidth of null").
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(columns=list(COLUMNS)), show_index=False, disabled=True,
             layout="fit_data_table", pagination="local", page_size=PAGE_SIZE,
@@ -66,6 +63,9 @@ class StatisticsTable(pn.viewable.Viewer):
                 "host": {"type": "input", "func": "like", "placeholder": "host"},
             },
             css_classes=["statistics-table"],
+            # As at node scope (the first shown): a change of the hidden columns makes the
+            # browser's table redraw at once, which fails while it is still being built.
+            hidden_columns=["id"],
         )  # fmt: skip
         self._quiet = False
         self.empty = pn.pane.Markdown("Loading the statistics…")

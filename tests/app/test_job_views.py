@@ -463,6 +463,16 @@ async def test_the_statistics_table_has_a_sortable_row_per_series(
     assert not table.empty.visible
 
 
+def test_the_statistics_table_starts_as_at_node_scope(
+    backends: Backends, make_job: Callable[..., Job]
+) -> None:
+    # Its first rows then hide no other columns: a browser's table redraws at once when
+    # they change, even while it is still being built.
+    table = StatisticsTable(store_for(backends, "alice", run_job(backends, make_job)))
+    assert table.table.hidden_columns == ["id"]
+    assert table.empty.visible
+
+
 async def test_the_statistics_table_says_when_a_scope_has_no_rows(
     running_store: JobStore,
 ) -> None:
