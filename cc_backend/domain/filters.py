@@ -183,4 +183,9 @@ class PageRequest(_Input):
 
     @property
     def offset(self) -> int:
-        return 0 if self.items_per_page == -1 else (self.page - 1) * self.items_per_page
+        return 0 if self.limit is None else (self.page - 1) * self.limit
+
+    @property
+    def limit(self) -> int | None:
+        """Jobs per page; ``None`` when the request asks for all of them."""
+        return None if self.items_per_page == -1 else self.items_per_page

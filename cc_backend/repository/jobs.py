@@ -447,11 +447,9 @@ class JobRepository:
         """
         conditions = self._conditions(filters, actor, now)
         query = sa.select(job).where(*conditions).order_by(*self._order(order or DEFAULT_ORDER))
-        limit = None
-        offset = 0
-        if page is not None and page.items_per_page != -1:
-            limit = page.items_per_page
-            offset = page.offset
+        limit = page.limit if page is not None else None
+        offset = page.offset if page is not None else 0
+        if limit is not None:
             query = query.limit(limit + 1).offset(offset)
         with self.db.connect() as conn:
             rows = conn.execute(query).mappings().all()

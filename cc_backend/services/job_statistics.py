@@ -266,8 +266,8 @@ class JobStatistics:
         rows.sort(key=lambda r: r.id)
         if order is not None:
             rows.sort(key=order, reverse=True)  # stable: ties stay sorted by name
-        if page is not None and page.items_per_page != -1:
-            rows = rows[page.offset : page.offset + page.items_per_page]
+        if page is not None and page.limit is not None:
+            rows = rows[page.offset : page.offset + page.limit]
         if group is GroupBy.USER:
             names = user_display_names(self.db, [r.id for r in rows])
             rows = [replace(r, name=names.get(r.id, "")) for r in rows]

@@ -111,7 +111,13 @@ async def resolve_jobs(
         _started(context.run(backends.jobs.count, filters, actor=user)) if with_count else None
     )
     if not with_page:  # a count alone: no page to read
-        return {**_page_bounds(paging), "items": [], "count": counting, "hasNextPage": None}
+        return {
+            "items": [],
+            "offset": paging.offset,
+            "limit": paging.limit,
+            "count": counting,
+            "hasNextPage": None,
+        }
     try:
         result, tags, users = await context.run(load)
     except BaseException:
@@ -137,12 +143,6 @@ async def resolve_jobs(
         "count": counting,
         "hasNextPage": result.has_next_page,
     }
-
-
-def _page_bounds(paging: PageRequest) -> dict[str, int | None]:
-    """``offset`` and ``limit`` of a list's page (no limit when it asks for all jobs)."""
-    every = paging.items_per_page == -1
-    return {"offset": paging.offset, "limit": None if every else paging.items_per_page}
 
 
 def _started(work: Awaitable[T]) -> asyncio.Future[T]:
