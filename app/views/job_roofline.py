@@ -18,6 +18,7 @@ from bokeh.models import Column
 from bokeh.plotting import figure
 
 from app.stores.job import JobStore
+from app.views.messages import say
 from app.views.roofline import ceilings_of, job_points, roofline_figure
 from cc_backend.domain.cluster import MetricScope
 
@@ -58,20 +59,13 @@ class JobRoofline(pn.viewable.Viewer):
         self._drawn = (sub, flops, mem_bw)
         points = job_points(flops, mem_bw)
         if flops is None or mem_bw is None:
-            self._say("No roofline: the job has no `flops_any` or `mem_bw` data.")
+            say(self.message, "No roofline: the job has no `flops_any` or `mem_bw` data.")
         elif not len(points):
-            self._say("No roofline: no time step with flops and memory bandwidth.")
+            say(self.message, "No roofline: no time step with flops and memory bandwidth.")
         else:
-            self.message.visible = False
+            say(self.message, "")
         self.figure = roofline_figure(ceilings_of(sub), points, title=f"Roofline ({sub.name})")
         self.box.children = [self.figure]
-
-    def _say(self, text: str) -> None:
-        """Show ``text`` above the figure. A message that goes away is hidden rather than
-        emptied: a pane's new text resends its style sheets, which makes Bokeh walk every
-        model of the page again (~50 ms once the metric plots are in it)."""
-        self.message.object = text
-        self.message.visible = True
 
     def __panel__(self) -> pn.Column:
         return self._layout

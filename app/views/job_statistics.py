@@ -15,6 +15,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import panel as pn
 
 from app.stores.job import JobStore
+from app.views.messages import say
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.jobdata import SeriesStatistics
 
@@ -93,10 +94,7 @@ class StatisticsTable(pn.viewable.Viewer):
         hidden = ["id"] if store.stats_scope is MetricScope.NODE else []
         with pn.io.hold():
             self.table.param.update(value=frame, hidden_columns=hidden)
-        # Hidden rather than emptied when there are rows (see JobRoofline._say).
-        if not len(frame):
-            self.empty.object = f"No statistics at {store.stats_scope} scope."
-        self.empty.visible = not len(frame)
+        say(self.empty, "" if len(frame) else f"No statistics at {store.stats_scope} scope.")
 
     async def show_scope(self, scope: MetricScope) -> None:
         """Show the statistics at ``scope``."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+import panel as pn
 import pytest
 
 from app.context import PageContext
 from app.pages.home import home_page
 from app.stores.home import ClusterCounts, HomeStore
 from app.views.home import ClusterCountsTable, NoticeBanner, cluster_rows_html
-from app.views.messages import StoreStatus
+from app.views.messages import StoreStatus, say
 from cc_backend.client import HttpClient, LocalClient
 from cc_backend.domain.job import Job
 from cc_backend.server import Backends
@@ -92,6 +93,18 @@ async def test_a_failing_site_shows_the_error_and_nothing_else() -> None:
     alert = status.__panel__()[1]
     assert alert.visible
     assert "cannot reach" in alert.object
+
+
+def test_a_message_that_goes_away_is_hidden_not_emptied() -> None:
+    pane = pn.pane.Markdown("Loading…")
+
+    say(pane, "")
+    assert not pane.visible
+    assert pane.object == "Loading…"  # new text would resend the pane's style sheets
+
+    say(pane, "No data.")
+    assert pane.visible
+    assert pane.object == "No data."
 
 
 async def test_answers_are_cached_for_a_while(backends: Backends, jobs: None) -> None:
