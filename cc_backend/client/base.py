@@ -9,12 +9,12 @@ One :class:`Client` protocol, two implementations with the same behaviour:
 
 Every method is a coroutine, except the hint :meth:`Client.prefetch_job_data`. Results are
 the domain's types (:class:`Job`, :class:`Cluster`, :class:`Tag`, :class:`JobData`, ...),
-so code written against one implementation runs against the other. Failures are the domain's errors
-(:mod:`cc_backend.domain.errors`): :class:`NotFound` for a job that does not exist *or*
-that the acting user may not see, :class:`PermissionDenied` for a role that is missing,
-:class:`InvalidInput` for a malformed filter, :class:`Unauthenticated` for a refused token,
-:class:`BackendUnavailable` when the server cannot be reached, and :class:`NotSupported`
-for the few questions that only the in-process client can answer.
+so code written against one implementation runs against the other. Failures are the
+domain's errors (:mod:`cc_backend.domain.errors`): :class:`NotFound` for a job that does
+not exist *or* that the acting user may not see, :class:`PermissionDenied` for a role that
+is missing, :class:`InvalidInput` for a malformed filter, :class:`Unauthenticated` for a
+refused token, :class:`BackendUnavailable` when the server cannot be reached, and
+:class:`NotSupported` for the few questions that only the in-process client can answer.
 """
 
 from __future__ import annotations
