@@ -4,6 +4,11 @@ switch and the user's name with a logout link, above the page's content.
 :func:`page_template` wraps a page's content; :func:`header_html` is the header's markup
 (plain links and a form, no script), so it can be checked without a browser. Every asset
 comes from this server: the Bootstrap template and its CSS are Panel's bundled files.
+
+Content made of :class:`Sections` becomes several roots of the page's document, one
+after the other. A browser lays out each root on its own: a section that changes after
+the page is drawn (a grid drawing more plots as the page scrolls) then makes it lay out
+that section again, not the whole page.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from app.context import Theme
 from app.navigation import NavLink
 from cc_backend.domain.user import User
 
-__all__ = ["HEADER_STYLE", "SITE_TITLE", "header_html", "header_pane", "page_template"]
+__all__ = [
+    "HEADER_STYLE",
+    "SITE_TITLE",
+    "Sections",
+    "header_html",
+    "header_pane",
+    "page_template",
+]
 
 SITE_TITLE = "ClusterCockpit"
 
@@ -41,6 +53,18 @@ nav.cc-nav input[type=search] { width: 16rem; max-width: 40vw; padding: .25rem .
   border-radius: .25rem; border: 1px solid rgba(255,255,255,.5); }
 nav.cc-nav .user { display: flex; gap: .5rem; align-items: center; opacity: .95; }
 """
+
+
+class Sections(pn.viewable.Viewer):
+    """Page content of several parts, each a root of the page (module docstring); on its
+    own (in a notebook, in tests) a column of the parts."""
+
+    def __init__(self, *sections: pn.viewable.Viewable, **params: Any) -> None:
+        super().__init__(**params)
+        self.sections = list(sections)
+
+    def __panel__(self) -> pn.Column:
+        return pn.Column(*self.sections, sizing_mode="stretch_width")
 
 
 def _link(link: NavLink, current: str) -> str:
@@ -91,8 +115,8 @@ def page_template(
     *, title: str, header: pn.pane.HTML | None, theme: Theme, content: Any, base_url: str = ""
 ) -> pn.template.BootstrapTemplate:
     """``content`` below ``header`` (see :func:`header_pane`; ``None``: no navigation, for
-    a public page) in the site's template, titled ``"<title> - ClusterCockpit"`` (just the
-    site's name on the start page).
+    a public page) in the site's template (:class:`Sections`: each section a root), titled
+    ``"<title> - ClusterCockpit"`` (just the site's name on the start page).
 
     ``base_url`` is the page's path without a trailing slash: Panel derives the location
     of its files from the path a page was opened with, so ``/monitoring/users/`` would load
@@ -105,5 +129,5 @@ def page_template(
         theme=theme,
         header_background="#0072b5" if theme == "default" else "#1b2838",
         header=[] if header is None else [header],
-        main=[content],
+        main=list(content.sections) if isinstance(content, Sections) else [content],
     )

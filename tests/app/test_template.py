@@ -5,7 +5,7 @@ from __future__ import annotations
 import panel as pn
 
 from app.navigation import NavLink
-from app.template import header_html, header_pane, page_template
+from app.template import Sections, header_html, header_pane, page_template
 from cc_backend.domain.user import User
 
 BOB = User.build("bob", ["user"])
@@ -53,3 +53,13 @@ def test_a_public_page_has_no_header() -> None:
     template = page_template(title="fritz Dashboard", header=None, theme="dark", content=content)
     assert list(template.header) == []
     assert list(template.main) == [content]
+
+
+def test_sections_are_roots_of_the_page_one_after_the_other() -> None:
+    facts, plots = pn.pane.Markdown("facts"), pn.Column(pn.pane.Markdown("plots"))
+    content = Sections(facts, plots)
+
+    template = page_template(title="Job 1", header=None, theme="default", content=content)
+
+    assert list(template.main) == [facts, plots]
+    assert list(content.__panel__().objects) == [facts, plots]  # alone: one column
