@@ -20,6 +20,7 @@ import panel as pn
 from app.context import PageContext
 from app.routing import STAFF_ROLES
 from app.stores.job import JobStore
+from app.template import Sections
 from app.views.bokeh_css_cache import CssValueCache
 from app.views.job_energy import EnergySummary
 from app.views.job_footprint import JobFootprint
@@ -45,15 +46,16 @@ def _card(title: str, content: Any, flex: str | None = None) -> pn.Card:
     )  # fmt: skip
 
 
-class JobPage(pn.viewable.Viewer):
-    """The job view of ``store``'s job for ``user`` (see the module docstring)."""
+class JobPage(Sections):
+    """The job view of ``store``'s job for ``user`` (see the module docstring).
+
+    Three sections: the job's facts, footprint, roofline and energy; the metric plots,
+    which draw more rows as the page scrolls; the details (statistics, job script,
+    scheduler information)."""
 
     def __init__(self, store: JobStore, user: User, **params: Any) -> None:
-        super().__init__(**params)
-        self.store = store
-        self.user = user
-        self.grid = MetricGrid(store)
-        self.bottom = pn.Tabs(
+        grid = MetricGrid(store)
+        bottom = pn.Tabs(
             ("Statistics", StatisticsTable(store)),
             ("Job script", JobScript(store)),
             ("Scheduler info", SchedulerInfo(store)),
@@ -61,7 +63,7 @@ class JobPage(pn.viewable.Viewer):
             dynamic=True,  # only the shown tab is drawn in the browser
             name="job-tabs",
         )
-        self._layout = pn.Column(
+        top = pn.Column(
             CssValueCache(),  # before the plots: BokehJS reads its CSS variables once a task
             StoreStatus(store),
             MonitoringNotice(store),
@@ -72,11 +74,11 @@ class JobPage(pn.viewable.Viewer):
                 sizing_mode="stretch_width",
             ),
             _card("Energy", EnergySummary(store)),
-            _card("Metrics", self.grid),
-            _card("Details", self.bottom),
             sizing_mode="stretch_width",
             name="job",
         )
+        super().__init__(top, _card("Metrics", grid), _card("Details", bottom), **params)
+        self.store, self.user, self.grid, self.bottom, self._top = store, user, grid, bottom, top
         store.param.watch(self._hidden, ["hidden"])
 
     def _hidden(self, *_events: Any) -> None:
@@ -89,10 +91,9 @@ class JobPage(pn.viewable.Viewer):
                 f"You may not open job {self.store.db_id}: only your own jobs (and, for "
                 "managers, the jobs of their projects) can be viewed."
             )
-        self._layout.objects = [content]
-
-    def __panel__(self) -> pn.Column:
-        return self._layout
+        self._top.objects = [content]
+        for section in self.sections[1:]:
+            section.visible = False
 
 
 def job_page(context: PageContext) -> JobPage:

@@ -24,7 +24,7 @@ from app.views.job_info import (
     monitoring_message,
 )
 from app.views.job_meta import job_script_html, scheduler_html
-from app.views.job_metric_grid import CELL_WIDTHS, MetricGrid
+from app.views.job_metric_grid import CELL_WIDTHS, ROW_HEIGHT, MetricGrid
 from app.views.job_metric_plot import MetricPlot
 from app.views.job_plot_figure import (
     SharedAxes,
@@ -265,11 +265,14 @@ async def running_store(backends: Backends, make_job: Callable[..., Job]) -> Job
     return store
 
 
-async def test_the_grid_has_a_plot_per_metric_in_rows(running_store: JobStore) -> None:
+async def test_the_grid_draws_its_first_row_and_the_rest_when_asked(
+    running_store: JobStore,
+) -> None:
     grid = MetricGrid(running_store)
 
-    assert list(grid.plots) == running_store.selected
-    assert [p.width for p in grid.plots.values()] == [CELL_WIDTHS[3]] * len(grid.plots)
+    first = running_store.selected[:3]
+    assert list(grid.plots) == first  # one row of three cells
+    assert [p.width for p in grid.plots.values()] == [CELL_WIDTHS[3]] * 3
     assert not grid.spinner.visible
     cpu_load = grid.plots["cpu_load"]
     assert cpu_load.select.disabled  # node scope only
@@ -278,14 +281,41 @@ async def test_the_grid_has_a_plot_per_metric_in_rows(running_store: JobStore) -
     assert cpu_load.cell.children == [cpu_load.select, cpu_load.plot]  # no message
     assert cpu_load.source is not None
     assert sorted(cpu_load.source.data["label"]) == HOSTS
-    assert grid.plots["mem_bw"].axes is cpu_load.axes
     layout = grid.grid.object  # one Bokeh layout: rows of three cells
-    assert [len(row.children) for row in layout.children] == [3, 3, 3, 3, 3]
+    assert [len(row.children) for row in layout.children] == [3]
     assert layout.children[0].children[1] is cpu_load.cell
+    rows = grid.row_count
+    assert rows == 5
+    assert grid.pending.visible
+    assert (grid.pending.shown, grid.pending.height) == (1, 4 * ROW_HEIGHT)
+
+    grid.pending.requested = 3  # the browser scrolled near the space of rows 2 and 3
+    assert list(grid.plots) == running_store.selected[:9]
+    assert [len(row.children) for row in layout.children] == [3, 3, 3]
+    assert layout.children[0].children[1] is cpu_load.cell  # drawn rows stay
+    assert grid.plots["mem_bw"].axes is cpu_load.axes
+    assert (grid.pending.shown, grid.pending.height) == (3, 2 * ROW_HEIGHT)
+
+    grid.pending.requested = 9  # a jump to the end asks for more rows than there are
+    assert list(grid.plots) == running_store.selected
+    assert [len(row.children) for row in layout.children] == [3, 3, 3, 3, 3]
+    assert not grid.pending.visible
 
     await grid.show_metrics(["mem_bw"])
     assert list(grid.plots) == ["mem_bw"]
     assert grid.choice.value == ["mem_bw"]
+    assert not grid.pending.visible
+
+
+async def test_a_new_grid_keeps_the_rows_the_browser_asked_for(running_store: JobStore) -> None:
+    grid = MetricGrid(running_store)
+    grid.pending.requested = 2
+
+    await grid.show_metrics(running_store.selected[::-1])  # another order: a new grid
+
+    assert list(grid.plots) == running_store.selected[:6]
+    assert [len(row.children) for row in grid.grid.object.children] == [3, 3]
+    assert (grid.pending.shown, grid.pending.visible) == (2, True)
 
 
 async def test_a_plot_switches_to_a_finer_scope(running_store: JobStore) -> None:
