@@ -13,10 +13,11 @@ views make for the same load (the roofline): every later change of a model-value
 makes Bokeh walk all models of the page, which costs ten times more with the plots in it.
 
 Only the first :data:`FIRST_ROWS` rows are drawn with the page; the others are drawn when
-the browser scrolls near them (:class:`~app.views.pending_rows.PendingRows`), and stay
-drawn for later redraws. A browser spends most of a job view's first render building
-and laying out plots, and the first screen of the page shows the job's facts, footprint,
-roofline and the first row of plots.
+the browser scrolls near them or has nothing else to do
+(:class:`~app.views.pending_rows.PendingRows`), and stay drawn for later redraws. A
+browser spends most of a job view's first render building and laying out plots, and the
+first screen of the page shows the job's facts, footprint, roofline and the first row of
+plots.
 """
 
 from __future__ import annotations

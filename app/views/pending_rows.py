@@ -7,7 +7,9 @@ come (so the page's scroll bar shows the whole grid). When that space comes with
 a screen of the page's view, the browser sets :attr:`PendingRows.requested` to the
 number of rows that would fill it; the grid draws them and sets :attr:`PendingRows.shown`
 and the remaining height, and the browser looks again (a grid taller than a screen, or a
-jump to the end, asks again at once).
+jump to the end, asks again at once). Meanwhile, whenever the browser is idle, it asks for
+one row more: the rest of the grid fills in while the first screen is read, a row at a
+time so that the page stays responsive.
 """
 
 from __future__ import annotations
@@ -19,6 +21,22 @@ __all__ = ["PendingRows"]
 
 #: How far below the browser's view a pending row is asked for (CSS ``rootMargin``).
 LOOK_AHEAD = "0px 0px 50% 0px"
+
+#: When the browser has nothing else to do, one more row (the page then scrolls into
+#: plots already drawn); a fresh observation reports the space's current intersection.
+_NEXT = """
+if (state.observer != null) {
+  state.observer.unobserve(space)
+  state.observer.observe(space)
+  if (state.idle == null && data.pending > 0 && data.requested <= data.shown) {
+    state.idle = requestIdleCallback(() => {
+      state.idle = null
+      if (data.pending > 0 && data.requested <= data.shown) data.requested = data.shown + 1
+    })
+  }
+}
+"""
+
 
 #: The nearest scrolling element around the space, across shadow roots (the page's frame
 #: scrolls its main area, not the window). It is the observer's root: a scrolling ancestor
@@ -38,20 +56,16 @@ if (state.observer == null) {{
     const wanted = data.shown + Math.max(1, Math.ceil(reach / data.row_height))
     if (wanted > data.requested) data.requested = wanted
   }}, {{root, rootMargin: "{LOOK_AHEAD}"}})
-  state.observer.observe(space)
+  {_NEXT}
 }}
 """
-
-#: A fresh observation reports the space's current intersection (the page moved).
-_LOOK_AGAIN = (
-    "if (state.observer) { state.observer.unobserve(space); state.observer.observe(space) }"
-)
 
 
 class PendingRows(ReactiveHTML):
     """Empty space standing in for the rows after the first :attr:`shown` rows."""
 
     shown = param.Integer(default=0, bounds=(0, None), doc="Rows drawn above this space.")
+    pending = param.Integer(default=0, bounds=(0, None), doc="Rows still to come.")
     requested = param.Integer(
         default=0,
         bounds=(0, None),
@@ -62,8 +76,12 @@ class PendingRows(ReactiveHTML):
     _template = '<div id="space" style="width: 100%; height: 100%"></div>'
     _scripts = {
         "after_layout": _OBSERVE,  # in the page by then, inside its scrolling parent
-        "shown": _LOOK_AGAIN,
-        "remove": "if (state.observer) state.observer.disconnect()",
+        "shown": _NEXT,
+        "pending": _NEXT,
+        "remove": """
+          if (state.observer) state.observer.disconnect()
+          if (state.idle != null) cancelIdleCallback(state.idle)
+        """,
     }
 
     def __init__(self, **params: object) -> None:
@@ -74,5 +92,5 @@ class PendingRows(ReactiveHTML):
     def wait_for(self, shown: int, pending: int) -> None:
         """``shown`` rows are drawn and ``pending`` more are to come: take their space
         (none: hidden) and let the browser look again."""
-        height = pending * self.row_height
-        self.param.update(shown=shown, height=max(height, 1), visible=pending > 0)
+        height = max(pending * self.row_height, 1)
+        self.param.update(shown=shown, pending=pending, height=height, visible=pending > 0)
