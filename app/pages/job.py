@@ -78,7 +78,11 @@ class JobPage(Sections):
             name="job",
         )
         super().__init__(top, _card("Metrics", grid), _card("Details", bottom), **params)
-        self.store, self.user, self.grid, self.bottom, self._top = store, user, grid, bottom, top
+        self.store = store
+        self.user = user
+        self.grid = grid
+        self.bottom = bottom
+        self._top = top
         store.param.watch(self._hidden, ["hidden"])
 
     def _hidden(self, *_events: Any) -> None:
