@@ -61,6 +61,7 @@ from rich.table import Table
 from tornado.netutil import bind_sockets
 from tornado.websocket import WebSocketClosedError
 
+from app.stores.job import DEFAULT_PLOTS_PER_ROW
 from app.views.job_metric_grid import FIRST_ROWS
 from cc_backend.archive import open_archive
 from cc_backend.cli import main as cli_main
@@ -83,8 +84,8 @@ NOTICE = "Benchmark site"
 DAY = 86_400
 VIEW_GOAL_S = 1.5
 MEMORY_GOAL_MB = 10.0
-#: The plots a job view draws with the page: its first row, three plots by default.
-FIRST_SCREEN_PLOTS = FIRST_ROWS * 3
+#: The plots a job view draws with the page: its first rows, at the default row width.
+FIRST_SCREEN_PLOTS = FIRST_ROWS * DEFAULT_PLOTS_PER_ROW
 console = Console(width=max(Console().width, 120))
 
 

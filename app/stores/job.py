@@ -31,7 +31,7 @@ from cc_backend.domain.job import Job, JobState
 from cc_backend.domain.jobdata import JobMetric, MetricStatistics, SeriesStatistics
 from cc_backend.domain.tag import Tag
 
-__all__ = ["ROOFLINE_METRICS", "JobStore", "valid_scopes"]
+__all__ = ["DEFAULT_PLOTS_PER_ROW", "ROOFLINE_METRICS", "JobStore", "valid_scopes"]
 
 T = TypeVar("T")
 
@@ -41,6 +41,8 @@ ROOFLINE_METRICS = ("flops_any", "mem_bw")
 SELECTED_METRICS_KEY = "job_view_selectedMetrics"
 #: User setting: plots per row of the grid (cc-backend's default: 3).
 PLOTS_PER_ROW_KEY = "plot_view_plotsPerRow"
+#: Plots per row of the job view's grid when the user has not chosen.
+DEFAULT_PLOTS_PER_ROW = 3
 
 #: CPU scopes from coarse to fine, as a metric's scope selector lists them.
 _CPU_SCOPES = (
@@ -237,8 +239,8 @@ class JobStore(Store):
     @property
     def plots_per_row(self) -> int:
         """How many plots a row of the grid holds (the user's setting, 1 to 6)."""
-        value = self._settings.get(PLOTS_PER_ROW_KEY, 3)
-        return min(max(value, 1), 6) if isinstance(value, int) else 3
+        value = self._settings.get(PLOTS_PER_ROW_KEY, DEFAULT_PLOTS_PER_ROW)
+        return min(max(value, 1), 6) if isinstance(value, int) else DEFAULT_PLOTS_PER_ROW
 
     async def select_metrics(self, names: Sequence[str], *, remember: bool = False) -> None:
         """Show ``names`` in the grid, fetching those not loaded yet; ``remember``: keep

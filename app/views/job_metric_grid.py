@@ -29,7 +29,7 @@ from bokeh.models import Column, Row
 from bokeh.models.ui import UIElement
 
 from app.stores.job import JobStore
-from app.views.job_metric_plot import MetricPlot
+from app.views.job_metric_plot import PLOT_HEIGHT, MetricPlot
 from app.views.job_plot_figure import SharedAxes
 from app.views.pending_rows import PendingRows
 
@@ -40,8 +40,9 @@ __all__ = ["CELL_WIDTHS", "FIRST_ROWS", "ROW_HEIGHT", "MetricGrid"]
 CELL_WIDTHS = {1: 1300, 2: 650, 3: 430, 4: 322, 5: 256, 6: 212}
 #: Rows of plots drawn with the page, before the browser asks for more.
 FIRST_ROWS = 1
-#: Height of a row of cells in a browser (selector, plot, margins and border), pixels.
-ROW_HEIGHT = 284
+#: Height of a row of cells in a browser, pixels: the plot and, measured, its selector
+#: with title, margins and border.
+ROW_HEIGHT = PLOT_HEIGHT + 64
 
 
 class MetricGrid(pn.viewable.Viewer):
