@@ -23,6 +23,13 @@ from typing import Any, TypeVar
 import param
 
 from app.stores.base import Store
+from app.stores.settings import (
+    JOB_VIEW_PLOT_METRICS,
+    PLOTS_PER_ROW,
+    UI_DEFAULTS,
+    scoped_key,
+    stored_setting,
+)
 from cc_backend.client import Client, NotSupported
 from cc_backend.client.base import DisplayConfig, JobLinks
 from cc_backend.domain.cluster import Cluster, MetricConfig, MetricScope, SubCluster
@@ -37,12 +44,12 @@ T = TypeVar("T")
 
 #: The metrics the roofline plot needs (loaded at node scope even when not shown).
 ROOFLINE_METRICS = ("flops_any", "mem_bw")
-#: User settings naming the metrics of the job view: per cluster first, then for all.
-SELECTED_METRICS_KEY = "job_view_selectedMetrics"
-#: User setting: plots per row of the grid (cc-backend's default: 3).
-PLOTS_PER_ROW_KEY = "plot_view_plotsPerRow"
 #: Plots per row of the job view's grid when the user has not chosen.
-DEFAULT_PLOTS_PER_ROW = 3
+DEFAULT_PLOTS_PER_ROW: int = UI_DEFAULTS[PLOTS_PER_ROW]
+#: cc-backend's keys of these settings before version 1.5, read when the current key is
+#: not stored (databases of sites that used an older cc-backend).
+LEGACY_PLOT_METRICS_KEY = "job_view_selectedMetrics"
+LEGACY_PLOTS_PER_ROW_KEY = "plot_view_plotsPerRow"
 
 #: CPU scopes from coarse to fine, as a metric's scope selector lists them.
 _CPU_SCOPES = (
@@ -197,12 +204,14 @@ class JobStore(Store):
             return default
 
     def _initial_metrics(self) -> list[str]:
-        """The user's chosen metrics for this cluster (else all of the subcluster)."""
+        """The user's chosen metrics for the job's subcluster, cluster or all clusters
+        (else all of the subcluster's)."""
         available = self.metric_configs
-        cluster = self.job.cluster if self.job is not None else ""
-        chosen = self._settings.get(f"{SELECTED_METRICS_KEY}:{cluster}")
+        job = self.job
+        cluster, subcluster = (job.cluster, job.sub_cluster) if job is not None else ("", "")
+        chosen = stored_setting(self._settings, JOB_VIEW_PLOT_METRICS, cluster, subcluster)
         if chosen is None:
-            chosen = self._settings.get(SELECTED_METRICS_KEY)
+            chosen = stored_setting(self._settings, LEGACY_PLOT_METRICS_KEY, cluster)
         if isinstance(chosen, list) and chosen:
             names = [str(n) for n in chosen if n in available]
             if names:
@@ -239,8 +248,12 @@ class JobStore(Store):
     @property
     def plots_per_row(self) -> int:
         """How many plots a row of the grid holds (the user's setting, 1 to 6)."""
-        value = self._settings.get(PLOTS_PER_ROW_KEY, DEFAULT_PLOTS_PER_ROW)
-        return min(max(value, 1), 6) if isinstance(value, int) else DEFAULT_PLOTS_PER_ROW
+        value = stored_setting(self._settings, PLOTS_PER_ROW)
+        if value is None:
+            value = stored_setting(self._settings, LEGACY_PLOTS_PER_ROW_KEY)
+        if not isinstance(value, int) or isinstance(value, bool):
+            return DEFAULT_PLOTS_PER_ROW
+        return min(max(value, 1), 6)
 
     async def select_metrics(self, names: Sequence[str], *, remember: bool = False) -> None:
         """Show ``names`` in the grid, fetching those not loaded yet; ``remember``: keep
@@ -261,7 +274,7 @@ class JobStore(Store):
         self.selected = selected
         self.revision += 1
         if remember and self.job is not None and selected:
-            key = f"{SELECTED_METRICS_KEY}:{self.job.cluster}"
+            key = scoped_key(JOB_VIEW_PLOT_METRICS, self.job.cluster)
             await self._optional(lambda: self.client.set_user_config(key, selected), None)
             self._settings[key] = selected
 

@@ -4,8 +4,8 @@ admins the users and the site notice.
 Interface settings are stored per user under cc-backend's keys (its web frontend's names
 since 1.5, e.g. ``plotConfiguration_lineWidth``); metric selections may be per cluster and
 subcluster (``metricConfig_jobListMetrics:fritz:spr``). :func:`setting` is the one place
-that resolves a key: the most specific stored value, else cc-backend's default
-(:data:`UI_DEFAULTS`). Other pages read their settings through it.
+that resolves a key: the most specific stored value (:func:`stored_setting`), else
+cc-backend's default (:data:`UI_DEFAULTS`). Other pages read their settings through them.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ __all__ = [
     "SettingsStore",
     "scoped_key",
     "setting",
+    "stored_setting",
 ]
 
 T = TypeVar("T")
@@ -53,7 +54,8 @@ COLOR_BACKGROUND = "plotConfiguration_colorBackground"
 USE_PAGING = "jobList_usePaging"
 #: Metrics plotted per row of the job list (per cluster: ``...:<cluster>``).
 JOB_LIST_METRICS = "metricConfig_jobListMetrics"
-#: Metrics plotted in the job view (per cluster: ``...:<cluster>``).
+#: Metrics plotted in the job view (per cluster: ``...:<cluster>``). Unlike cc-backend,
+#: which shows four metrics, the job view shows all of the subcluster's until one is chosen.
 JOB_VIEW_PLOT_METRICS = "metricConfig_jobViewPlotMetrics"
 #: Footprint metrics histogrammed in the user view (per cluster: ``...:<cluster>``).
 HISTOGRAM_METRICS = "userView_histogramMetrics"
@@ -75,7 +77,6 @@ UI_DEFAULTS: dict[str, Any] = {
     "jobView_showRoofline": True,
     "jobView_showStatTable": True,
     JOB_LIST_METRICS: ["cpu_load", "flops_any", "mem_bw", "mem_used"],
-    JOB_VIEW_PLOT_METRICS: ["cpu_load", "flops_any", "mem_bw", "mem_used"],
     "metricConfig_jobViewTableMetrics": ["flops_any", "mem_bw", "mem_used"],
     COLOR_BACKGROUND: True,
     PLOTS_PER_ROW: 3,
@@ -93,14 +94,23 @@ def scoped_key(key: str, cluster: str = "", subcluster: str = "") -> str:
     return f"{key}:{cluster}:{subcluster}" if subcluster else f"{key}:{cluster}"
 
 
-def setting(config: Mapping[str, Any], key: str, cluster: str = "", subcluster: str = "") -> Any:
-    """The value of setting ``key`` in the user's stored ``config``: for the subcluster,
-    else the cluster, else for all clusters, else cc-backend's default (``None`` for a key
-    without one)."""
+def stored_setting(
+    config: Mapping[str, Any], key: str, cluster: str = "", subcluster: str = ""
+) -> Any:
+    """The value of setting ``key`` the user stored in ``config``: for the subcluster, else
+    the cluster, else for all clusters; ``None`` if they stored none (or stored null)."""
     for scoped in (scoped_key(key, cluster, subcluster), scoped_key(key, cluster), key):
-        if scoped in config:
-            return config[scoped]
-    return UI_DEFAULTS.get(key)
+        value = config.get(scoped)
+        if value is not None:
+            return value
+    return None
+
+
+def setting(config: Mapping[str, Any], key: str, cluster: str = "", subcluster: str = "") -> Any:
+    """The value of setting ``key`` for the user of ``config``: the one they stored
+    (:func:`stored_setting`), else cc-backend's default (``None`` for a key without one)."""
+    value = stored_setting(config, key, cluster, subcluster)
+    return UI_DEFAULTS.get(key) if value is None else value
 
 
 class SettingsStore(Store):

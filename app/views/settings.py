@@ -176,7 +176,9 @@ class MetricSettings(pn.viewable.Viewer):
         self.store = store
         self.cluster = pn.widgets.Select(label="Cluster", options=[], width=180)
         self.job_list = pn.widgets.MultiChoice(label="Job list metrics", options=[])
-        self.job_view = pn.widgets.MultiChoice(label="Job view metrics", options=[])
+        self.job_view = pn.widgets.MultiChoice(
+            label="Job view metrics", options=[], placeholder="All of the cluster's metrics"
+        )
         self.histograms = pn.widgets.MultiChoice(label="User view histograms", options=[])
         self.save_button = pn.widgets.Button(label="Save metrics", color="primary")
         self.save_button.on_click(lambda _event: _run(self.save))

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from app.stores.job import JobStore, valid_scopes
+from app.stores.settings import SettingsStore
+from app.views.settings import MetricSettings, PlotSettings
 from cc_backend.client import LocalClient
 from cc_backend.domain.cluster import MetricScope
 from cc_backend.domain.job import Job, JobState, MonitoringStatus
@@ -265,8 +267,9 @@ async def test_tags_are_added_and_removed_within_the_scope_rules(
 async def test_the_users_metric_choice_and_plots_per_row_are_used(
     backends: Backends, running: Job
 ) -> None:
-    backends.user_config.set("alice", "job_view_selectedMetrics:fritz", ["mem_bw", "cpu_load", "x"])
-    backends.user_config.set("alice", "plot_view_plotsPerRow", 2)
+    config = backends.user_config
+    config.set("alice", "metricConfig_jobViewPlotMetrics:fritz", ["mem_bw", "cpu_load", "x"])
+    config.set("alice", "plotConfiguration_plotsPerRow", 2)
     store = store_for(backends, "alice", running)
 
     await store.load()
@@ -279,8 +282,78 @@ async def test_the_users_metric_choice_and_plots_per_row_are_used(
     assert store.selected == ["ipc", "cpu_load"]
     assert "ipc" in store.data
     assert store.revision == 2
-    saved = backends.user_config.get_all("alice")["job_view_selectedMetrics:fritz"]
+    saved = config.get_all("alice")["metricConfig_jobViewPlotMetrics:fritz"]
     assert saved == ["ipc", "cpu_load"]
+
+
+async def test_what_the_settings_page_saves_reaches_the_job_view(
+    backends: Backends, running: Job
+) -> None:
+    alice = backends.users.get("alice")
+    settings = SettingsStore(LocalClient(backends, alice), alice)
+    await settings.load()
+    plots, metrics = PlotSettings(settings), MetricSettings(settings)
+    plots.plots_per_row.value = 4
+    await plots.save()
+    metrics.cluster.value = "fritz"
+    metrics.job_view.value = ["mem_bw", "ipc"]
+    await metrics.save()
+
+    store = store_for(backends, "alice", running)
+    await store.load()
+
+    assert store.plots_per_row == 4
+    assert store.selected == ["mem_bw", "ipc"]
+
+
+async def test_without_a_choice_the_job_view_shows_all_metrics_three_per_row(
+    backends: Backends, running: Job
+) -> None:
+    store = store_for(backends, "alice", running)
+
+    await store.load()
+
+    assert store.selected == sorted(store.metric_configs)
+    assert store.plots_per_row == 3
+
+
+async def test_a_subclusters_choice_comes_before_its_clusters(
+    backends: Backends, running: Job
+) -> None:
+    key = "metricConfig_jobViewPlotMetrics"
+    backends.user_config.set("alice", f"{key}:fritz", ["mem_bw"])
+    backends.user_config.set("alice", f"{key}:fritz:{running.sub_cluster}", ["ipc"])
+    backends.user_config.set("alice", key, ["cpu_load"])
+    store = store_for(backends, "alice", running)
+
+    await store.load()
+
+    assert store.selected == ["ipc"]
+
+
+@pytest.mark.parametrize("plots_per_row", [0, 9, "3", True])
+async def test_plots_per_row_out_of_range_or_not_a_number(
+    backends: Backends, running: Job, plots_per_row: Any
+) -> None:
+    backends.user_config.set("alice", "plotConfiguration_plotsPerRow", plots_per_row)
+    store = store_for(backends, "alice", running)
+
+    await store.load()
+
+    assert store.plots_per_row == {0: 1, 9: 6}.get(plots_per_row, 3)
+
+
+async def test_settings_stored_by_an_older_cc_backend_are_read(
+    backends: Backends, running: Job
+) -> None:
+    backends.user_config.set("alice", "job_view_selectedMetrics:fritz", ["mem_bw", "cpu_load"])
+    backends.user_config.set("alice", "plot_view_plotsPerRow", 2)
+    store = store_for(backends, "alice", running)
+
+    await store.load()
+
+    assert store.selected == ["mem_bw", "cpu_load"]
+    assert store.plots_per_row == 2
 
 
 async def test_statistics_at_another_scope(backends: Backends, running: Job) -> None:
