@@ -50,8 +50,13 @@ class GraphQLContext:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in the default executor; its result or its exception."""
+        return await self.submit(fn, *args, **kwargs)
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """``fn(*args, **kwargs)`` handed to the default executor now, before the caller
+        awaits anything (:meth:`run` hands it over when awaited); its future."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+        return loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
     def require_any_role(self, roles: Iterable[Role], what: str) -> None:
         """Raise :class:`PermissionDenied` unless the caller holds one of ``roles``."""
