@@ -45,6 +45,15 @@ ALL_JOBS_ROLES = frozenset({Role.ADMIN, Role.SUPPORT})
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """A user's name and e-mail address: what those allowed to look them up see."""
+
+    username: str
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     """A person or machine client known to the system."""
 

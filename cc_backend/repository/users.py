@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
-from cc_backend.domain.user import AuthSource, Role, User
+from cc_backend.domain.user import AuthSource, Contact, Role, User
 from cc_backend.repository.database import Database
 from cc_backend.repository.schema import configuration, hpc_user
 
@@ -164,20 +164,22 @@ class UserRepository:
         with self.db.connect() as conn:
             return user_from_row(self._row(conn, username))
 
-    def get_many(self, usernames: Iterable[str]) -> dict[str, User]:
-        """The users among ``usernames`` that exist, by name (names that are no user are
-        left out); one query per :data:`_NAMES_PER_QUERY` names."""
+    def contacts(self, usernames: Iterable[str]) -> dict[str, Contact]:
+        """Name and e-mail of the users among ``usernames`` that exist, by name (names that
+        are no user are left out), e.g. the owners of a page of jobs; one query per
+        :data:`_NAMES_PER_QUERY` names, reading neither roles nor password hashes."""
         names = sorted(set(usernames))
-        found: dict[str, User] = {}
+        found: dict[str, Contact] = {}
         if not names:
             return found
+        columns = (hpc_user.c.username, hpc_user.c.name, hpc_user.c.email)
         with self.db.connect() as conn:
             for start in range(0, len(names), _NAMES_PER_QUERY):
                 chunk = names[start : start + _NAMES_PER_QUERY]
-                query = sa.select(hpc_user).where(hpc_user.c.username.in_(chunk))
-                found.update(
-                    (row.username, user_from_row(row._mapping)) for row in conn.execute(query)
-                )
+                query = sa.select(*columns).where(hpc_user.c.username.in_(chunk))
+                for username, name, email in conn.execute(query):
+                    contact = Contact(_text(username), _text(name), _text(email))
+                    found[contact.username] = contact
         return found
 
     def list(

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
-from cc_backend.domain.user import AuthSource, Role, User
+from cc_backend.domain.user import AuthSource, Contact, Role, User
 from cc_backend.repository.database import Database
 from cc_backend.repository.schema import configuration, hpc_user
 from cc_backend.repository.userconfig import UserConfigRepository
@@ -323,16 +323,21 @@ def test_reference_database_holds_exactly_the_demo_user(reference_db: Database) 
     assert [u.username for u in users.list(with_roles_only=True)] == ["demo"]
 
 
-def test_many_users_are_read_at_once_leaving_out_unknown_names(users: UserRepository) -> None:
+def test_contacts_of_many_users_are_read_at_once_leaving_out_unknown_names(
+    users: UserRepository,
+) -> None:
     alice = User.build("alice", ["user"], name="Alice A", email="alice@example.org")
     bob = User.build("bob", ["manager"], projects=["p1"])
     users.add(alice)
     users.add(bob)
 
-    found = users.get_many(["bob", "nobody", "alice", "bob"])
+    found = users.contacts(["bob", "nobody", "alice", "bob"])
 
-    assert found == {"alice": users.get("alice"), "bob": users.get("bob")}
-    assert users.get_many([]) == {}
+    assert found == {
+        "alice": Contact("alice", "Alice A", "alice@example.org"),
+        "bob": Contact("bob", "", ""),
+    }
+    assert users.contacts([]) == {}
 
 
 def test_more_users_than_one_query_takes_are_read_in_chunks(users: UserRepository) -> None:
@@ -341,6 +346,6 @@ def test_more_users_than_one_query_takes_are_read_in_chunks(users: UserRepositor
     with users.db.engine.begin() as conn:
         conn.execute(sa.insert(hpc_user), insert_many)
 
-    found = users.get_many([*names, "nobody"])
+    found = users.contacts([*names, "nobody"])
 
     assert sorted(found) == names

@@ -18,7 +18,7 @@ from graphql import GraphQLResolveInfo
 
 from cc_backend.domain.errors import PermissionDenied
 from cc_backend.domain.tag import Tag
-from cc_backend.domain.user import Role, User
+from cc_backend.domain.user import Contact, Role, User
 
 if TYPE_CHECKING:
     from cc_backend.server import Backends
@@ -43,8 +43,8 @@ class GraphQLContext:
     request_id: str
     #: Tags of jobs loaded for a job list, by database id (filled by the ``jobs`` resolver).
     job_tags: dict[int, list[Tag]] = field(default_factory=dict)
-    #: Users looked up by ``userData``, by name (``None``: not a known user).
-    users: dict[str, User | None] = field(default_factory=dict)
+    #: Names and e-mails looked up for ``userData``, by user name (``None``: no such user).
+    contacts: dict[str, Contact | None] = field(default_factory=dict)
     #: Node meta data by node id (filled by the ``nodes`` resolver).
     node_meta: dict[int, Any] = field(default_factory=dict)
 

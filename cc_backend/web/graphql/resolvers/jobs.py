@@ -40,7 +40,7 @@ from cc_backend.domain.filters import (
 )
 from cc_backend.domain.job import Job, JobState, SharedMode
 from cc_backend.domain.tag import Tag
-from cc_backend.domain.user import User
+from cc_backend.domain.user import Contact, User
 from cc_backend.repository.jobs import JobPage, JobRepository
 from cc_backend.web.graphql.context import GraphQLContext, Info, context_of
 from cc_backend.web.graphql.resolvers.common import (
@@ -97,12 +97,12 @@ async def resolve_jobs(
     with_tags, with_owners = "tags" in fields, "userData" in fields
     backends, user = context.backends, context.user
 
-    def load() -> tuple[JobPage, dict[int, list[Tag]], dict[str, User | None]]:
+    def load() -> tuple[JobPage, dict[int, list[Tag]], dict[str, Contact | None]]:
         found = backends.jobs.query(filters, actor=user, order=ordering, page=paging)
         ids = [j.id for j in found.items if j.id is not None]
         tags = backends.tags.tags_of_jobs(ids, user) if with_tags and ids else {}
-        names = {j.user for j in found.items} - context.users.keys() if with_owners else ()
-        return found, tags, _find_users(context, names)
+        names = {j.user for j in found.items} - context.contacts.keys() if with_owners else ()
+        return found, tags, _find_contacts(context, names)
 
     if not with_page and ordering is not None:
         backends.jobs.check_order(ordering)  # refused even where no page is read
@@ -120,13 +120,13 @@ async def resolve_jobs(
             "hasNextPage": None,
         }
     try:
-        result, tags, users = await context.run(load)
+        result, tags, contacts = await context.run(load)
     except BaseException:
         if counting is not None:
             counting.cancel()
         raise
     context.job_tags.update(tags)
-    context.users.update(users)
+    context.contacts.update(contacts)
     owners = await _owner_values(context, {j.user for j in result.items}) if with_owners else {}
     items = [
         job_values(
@@ -157,10 +157,10 @@ def _started(work: Awaitable[T]) -> asyncio.Future[T]:
     return future
 
 
-def _find_users(context: GraphQLContext, names: Collection[str]) -> dict[str, User | None]:
-    """The users called ``names`` (``None`` for a name that is no user), in one query;
-    blocking."""
-    found = context.backends.users.get_many(names) if names else {}
+def _find_contacts(context: GraphQLContext, names: Collection[str]) -> dict[str, Contact | None]:
+    """Name and e-mail of the users called ``names`` (``None`` for a name that is no
+    user), in one query; blocking."""
+    found = context.backends.users.contacts(names) if names else {}
     return {name: found.get(name) for name in names}
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from ariadne import MutationType, QueryType
 
-from cc_backend.domain.errors import NotFound, PermissionDenied
-from cc_backend.domain.user import Role, User
+from cc_backend.domain.errors import PermissionDenied
+from cc_backend.domain.user import Contact, Role
 from cc_backend.services.user_admin import UserSettings
 from cc_backend.web.graphql.context import GraphQLContext, Info, context_of
 
@@ -24,8 +24,8 @@ mutation = MutationType()
 LOOKUP_ROLES = (Role.ADMIN, Role.SUPPORT, Role.MANAGER)
 
 
-def _public(user: User) -> dict[str, str]:
-    return {"username": user.username, "name": user.name, "email": user.email}
+def _public(contact: Contact) -> dict[str, str]:
+    return {"username": contact.username, "name": contact.name, "email": contact.email}
 
 
 async def user_data(context: GraphQLContext, username: str) -> dict[str, str] | None:
@@ -33,16 +33,10 @@ async def user_data(context: GraphQLContext, username: str) -> dict[str, str] | 
     otherwise); ``None`` for an unknown user. Cached for the request."""
     if username != context.user.username and not context.user.has_any_role(LOOKUP_ROLES):
         raise PermissionDenied(f"{context.user.username!r} may not look up other users")
-    if username not in context.users:
-
-        def find() -> User | None:
-            try:
-                return context.backends.users.get(username)
-            except NotFound:
-                return None
-
-        context.users[username] = await context.run(find)
-    found = context.users[username]
+    if username not in context.contacts:
+        known = await context.run(context.backends.users.contacts, [username])
+        context.contacts[username] = known.get(username)
+    found = context.contacts[username]
     return _public(found) if found is not None else None
 
 
