@@ -20,6 +20,10 @@ from cc_backend.repository.rows import state_to_db
 
 Condition = sa.ColumnElement[bool]
 job = schema.job
+#: Hardware threads and accelerators of a job, 0 where the column is empty (built once:
+#: SQL expressions are immutable, and building them costs more than a filter's test).
+_NUM_HWTHREADS = sa.func.coalesce(job.c.num_hwthreads, 0)
+_NUM_ACC = sa.func.coalesce(job.c.num_acc, 0)
 
 
 def string_condition(
@@ -135,8 +139,8 @@ def filter_conditions(f: JobFilter, dialect_name: str, now: float | None = None)
         (f.duration, job.c.duration),
         (f.energy, job.c.energy),
         (f.num_nodes, job.c.num_nodes),
-        (f.num_hwthreads, sa.func.coalesce(job.c.num_hwthreads, 0)),
-        (f.num_accelerators, sa.func.coalesce(job.c.num_acc, 0)),
+        (f.num_hwthreads, _NUM_HWTHREADS),
+        (f.num_accelerators, _NUM_ACC),
     )
     for rng, column in ranges:
         if rng is not None:
