@@ -209,32 +209,35 @@ def _leaf(value: Any, coerce: Callable[[Any], Any], non_null: bool) -> Any:
     return _NOT_PLAIN if coerced is None or coerced is Undefined else coerced
 
 
-#: The range of GraphQL's ``Int``.
-_INT_MIN: int = -(2**31)
-_INT_MAX: int = 2**31 - 1
-#: Values the built-in scalars output unchanged (checked before calling their coercion).
-_OUTPUT_AS_IS: dict[GraphQLScalarType | GraphQLEnumType, Callable[[Any], bool]] = {
-    GraphQLString: lambda value: type(value) is str,
-    GraphQLID: lambda value: type(value) is str,
-    GraphQLBoolean: lambda value: type(value) is bool,
-    GraphQLInt: lambda value: type(value) is int and _INT_MIN <= value <= _INT_MAX,
-    GraphQLFloat: lambda value: type(value) is float and math.isfinite(value),
-}
-#: For the built-in scalars whose values of one Python type are output as they are (an
-#: ``int`` in ``Int``'s range), that type: :func:`_object` checks it inline.
+#: The built-in scalars, each with the Python type of the values it outputs unchanged
+#: when :func:`_fits` (checked before calling the scalar's coercion).
 _AS_IS_TYPES: dict[GraphQLScalarType | GraphQLEnumType, type] = {
     GraphQLString: str,
     GraphQLID: str,
     GraphQLBoolean: bool,
     GraphQLInt: int,
+    GraphQLFloat: float,
 }
+#: The range of GraphQL's ``Int``.
+_INT_MIN: int = -(2**31)
+_INT_MAX: int = 2**31 - 1
+
+
+def _fits(value: object) -> bool:
+    """Whether a value of an as-is type is output unchanged: an ``int`` within ``Int``'s
+    range, a finite ``float``, any ``str`` or ``bool``."""
+    if type(value) is int:
+        return _INT_MIN <= value <= _INT_MAX
+    if type(value) is float:
+        return math.isfinite(value)
+    return True
 
 
 def _object(value: Any, steps: list[_Step], non_null: bool) -> Any:
     """``value`` completed as an object whose fields all have readers.
 
-    A field of a dict whose value is of its scalar's as-is type is taken without calling
-    its reader (the step a page of jobs takes about a thousand times).
+    A field of a dict whose value is of its scalar's as-is type and fits is taken without
+    calling its reader (the step a page of jobs takes about a thousand times).
     """
     if value is None:
         return _NOT_PLAIN if non_null else None
@@ -248,11 +251,7 @@ def _object(value: Any, steps: list[_Step], non_null: bool) -> Any:
     for name, _, read, key, as_is in steps:
         if get is not None and as_is is not None:
             field = get(key)
-            if (
-                type(field) is int and _INT_MIN <= field <= _INT_MAX
-                if as_is is int
-                else type(field) is as_is
-            ):
+            if type(field) is as_is and (as_is is str or as_is is bool or _fits(field)):
                 completed[name] = field
                 continue
         field = read(value) if read is not None else _NOT_PLAIN
@@ -364,10 +363,10 @@ class PlainValueExecutor(ExecutorThrowingOnIncremental):
         read_item: Callable[[Any], Any]
         if isinstance(item, GraphQLScalarType | GraphQLEnumType):
             coerce = item.coerce_output_value
-            same = _OUTPUT_AS_IS.get(item)
+            as_is = _AS_IS_TYPES.get(item)
 
             def read_item(value: Any) -> Any:
-                if same is not None and same(value):
+                if type(value) is as_is and _fits(value):
                     return value
                 return _leaf(value, coerce, item_non_null)
 
