@@ -331,16 +331,20 @@ async def test_a_subclusters_choice_comes_before_its_clusters(
     assert store.selected == ["ipc"]
 
 
-@pytest.mark.parametrize("plots_per_row", [0, 9, "3", True])
+@pytest.mark.parametrize(
+    ("stored", "used"),
+    [(0, 1), (9, 6), ("3", 3), (True, 3)],
+    ids=["below 1", "above 6", "text", "boolean"],
+)
 async def test_plots_per_row_out_of_range_or_not_a_number(
-    backends: Backends, running: Job, plots_per_row: Any
+    backends: Backends, running: Job, stored: Any, used: int
 ) -> None:
-    backends.user_config.set("alice", "plotConfiguration_plotsPerRow", plots_per_row)
+    backends.user_config.set("alice", "plotConfiguration_plotsPerRow", stored)
     store = store_for(backends, "alice", running)
 
     await store.load()
 
-    assert store.plots_per_row == {0: 1, 9: 6}.get(plots_per_row, 3)
+    assert store.plots_per_row == used
 
 
 async def test_settings_stored_by_an_older_cc_backend_are_read(
