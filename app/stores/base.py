@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import param
 
-from cc_backend.client import Client
+from cc_backend.client import Client, NotSupported
 from cc_backend.domain.errors import CCError
 
 __all__ = ["Store"]
@@ -54,6 +54,17 @@ class Store(param.Parameterized):
             self.loading = self._pending > 0
         self._cache[key] = (now, answer)
         return answer
+
+    async def optional(self, ask: Callable[[], Awaitable[T]], default: T) -> T:
+        """``ask()``, or ``default`` where the client cannot answer it (no error) or the
+        site refused or failed (``error`` set); uncached."""
+        try:
+            return await ask()
+        except NotSupported:
+            return default
+        except CCError as exc:
+            self.error = exc.message
+            return default
 
     def forget(self) -> None:
         """Drop every cached answer (the next fetch asks the site)."""

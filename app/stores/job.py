@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import param
 
@@ -30,7 +30,7 @@ from app.stores.settings import (
     scoped_key,
     stored_setting,
 )
-from cc_backend.client import Client, NotSupported
+from cc_backend.client import Client
 from cc_backend.client.base import DisplayConfig, JobLinks
 from cc_backend.domain.cluster import Cluster, MetricConfig, MetricScope, SubCluster
 from cc_backend.domain.errors import CCError, NotFound
@@ -40,7 +40,6 @@ from cc_backend.domain.tag import Tag
 
 __all__ = ["DEFAULT_PLOTS_PER_ROW", "ROOFLINE_METRICS", "JobStore", "valid_scopes"]
 
-T = TypeVar("T")
 
 #: The metrics the roofline plot needs (loaded at node scope even when not shown).
 ROOFLINE_METRICS = ("flops_any", "mem_bw")
@@ -171,8 +170,8 @@ class JobStore(Store):
         while the series load)."""
         cluster, settings, display = await asyncio.gather(
             self.fetch("cluster", lambda: self._cluster(job.cluster)),
-            self._optional(self.client.user_config, dict[str, Any]()),
-            self._optional(self.client.display_config, DisplayConfig()),
+            self.optional(self.client.user_config, dict[str, Any]()),
+            self.optional(self.client.display_config, DisplayConfig()),
         )
         self._settings = settings
         self.param.update(cluster=cluster, display=display, job=job)
@@ -192,16 +191,6 @@ class JobStore(Store):
             if cluster.name == name:
                 return cluster
         raise NotFound(f"cluster {name!r} is not known")
-
-    async def _optional(self, ask: Callable[[], Awaitable[T]], default: T) -> T:
-        """``ask()``, or ``default`` where the client cannot answer it."""
-        try:
-            return await ask()
-        except NotSupported:
-            return default
-        except CCError as exc:
-            self.error = exc.message
-            return default
 
     def _initial_metrics(self) -> list[str]:
         """The user's chosen metrics for the job's subcluster, cluster or all clusters
@@ -275,7 +264,7 @@ class JobStore(Store):
         self.revision += 1
         if remember and self.job is not None and selected:
             key = scoped_key(JOB_VIEW_PLOT_METRICS, self.job.cluster)
-            await self._optional(lambda: self.client.set_user_config(key, selected), None)
+            await self.optional(lambda: self.client.set_user_config(key, selected), None)
             self._settings[key] = selected
 
     async def load_scope(self, metric: str, scope: MetricScope) -> JobMetric | None:

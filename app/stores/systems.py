@@ -26,7 +26,7 @@ from typing import Any
 import param
 
 from app.stores.base import Store
-from cc_backend.client import Client, NotSupported
+from cc_backend.client import Client
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import CCError, NotFound
 from cc_backend.domain.filters import JobFilter, PageRequest, StringInput
@@ -387,12 +387,7 @@ class SystemsStore(Store):
         key = self._setting_key()
         value: Any = chosen if self.list_view else chosen[0]
         self.settings = {**self.settings, key: value}
-        try:
-            await self.client.set_user_config(key, value)
-        except NotSupported:
-            pass
-        except CCError as exc:
-            self.error = exc.message
+        await self.optional(lambda: self.client.set_user_config(key, value), None)
         await self.update(metrics=tuple(chosen))
 
     def check_cluster(self) -> None:

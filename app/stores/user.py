@@ -16,10 +16,8 @@ import param
 
 from app.stores.base import Store
 from app.stores.settings import HISTOGRAM_METRICS, setting
-from cc_backend.client import NotSupported
 from cc_backend.client.base import DEFAULT_DURATION_BINS, JobsHistograms
 from cc_backend.domain.cluster import Cluster
-from cc_backend.domain.errors import CCError
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest, StringInput
 from cc_backend.domain.job import Job
 from cc_backend.domain.user import Role, User
@@ -165,13 +163,7 @@ class UserStore(Store):
         return bool(count)
 
     async def _configured_metrics(self) -> list[str]:
-        try:
-            config = await self.client.user_config()
-        except NotSupported:
-            config = {}
-        except CCError as exc:
-            self.error = exc.message
-            config = {}
+        config = await self.optional(self.client.user_config, dict[str, Any]())
         chosen = setting(config, HISTOGRAM_METRICS, self.cluster)
         return list(chosen) if chosen else list(self.metric_choices)
 
