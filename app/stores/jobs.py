@@ -13,8 +13,11 @@ the store never widens a filter.
   that a page shows its jobs before their plots.
 - The plotted metrics are chosen per cluster and saved in the user's settings under
   cc-backend's key ``metricConfig_jobListMetrics:<cluster>`` (``metricConfig_jobListMetrics``
-  without a cluster filter); the short-job switch reads ``plot_list_hideShortRunningJobs``
-  (seconds; cc-backend's key).
+  without a cluster filter).
+- Jobs that started less than the site's ``short-running-jobs-duration`` ago are
+  left out unless the URL asks for them (``hideShort=0``), as cc-backend's lists leave
+  them out; a user's own ``plot_list_hideShortRunningJobs`` (seconds; cc-backend's key)
+  takes the site's place, 0 showing every job.
 - :meth:`JobListStore.export_pages` walks every page of the filtered list for the CSV
   export, up to :data:`EXPORT_LIMIT` jobs.
 - Jobs ticked in the list are :attr:`JobListStore.selected` (over all pages);
@@ -40,6 +43,7 @@ from numpy.typing import NDArray
 from app.filters import JobQuery, ListOptions
 from app.stores.base import Store
 from app.stores.job_compare import COMPARE_LIMIT
+from cc_backend.client.base import DisplayConfig
 from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.errors import CCError
 from cc_backend.domain.filters import JobFilter, PageRequest
@@ -65,7 +69,8 @@ __all__ = [
 METRICS_KEY = "metricConfig_jobListMetrics"
 #: cc-backend's setting: hide jobs that started less than this many seconds ago.
 HIDE_SHORT_KEY = "plot_list_hideShortRunningJobs"
-#: The short-job limit when the user has not set one (cc-backend's default: 5 minutes).
+#: The short-job limit when neither the user nor the site sets one (cc-backend's default:
+#: 5 minutes), for lists that ask to hide them.
 SHORT_JOB_SECONDS = 300
 #: Points per sparkline, at most.
 SPARKLINE_POINTS = 90
@@ -214,6 +219,9 @@ class JobListStore(Store):
     clusters = param.Dict(default={}, doc="The site's clusters by name.")
     tags = param.List(default=[], item_type=Tag, doc="The tags the user may read.")
     settings = param.Dict(default={}, doc="The user's interface settings.")
+    site_short_seconds = param.Integer(
+        default=0, doc="The site's short-running-jobs duration (0: none; see the module doc)."
+    )
     metrics = param.List(default=[], item_type=str, doc="The metrics plotted per job.")
     sparklines = param.Dict(
         default={}, doc="Per job id: metric -> Sparkline, or why there is none (text)."
@@ -231,22 +239,28 @@ class JobListStore(Store):
 
     # -- what is asked ---------------------------------------------------------------------
 
+    def _chosen_limit(self) -> int:
+        """The short-job limit in force: the user's setting (seconds) where they stored a
+        number, else the site's; 0 or less for none."""
+        value = self.settings.get(HIDE_SHORT_KEY)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return int(value)
+        return self.site_short_seconds
+
     @property
     def short_seconds(self) -> int:
-        """The short-job limit: the user's setting, else :data:`SHORT_JOB_SECONDS`."""
-        value = self.settings.get(HIDE_SHORT_KEY)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return int(value)
-        return SHORT_JOB_SECONDS
+        """How long ago a job must have started to be listed when short jobs are hidden:
+        the limit in force, else :data:`SHORT_JOB_SECONDS`."""
+        limit = self._chosen_limit()
+        return limit if limit > 0 else SHORT_JOB_SECONDS
 
     @property
     def hiding_short(self) -> bool:
-        """Whether jobs that started within :attr:`short_seconds` are left out: the URL's
-        choice, else whether the user set a limit."""
+        """Whether jobs that started within :attr:`short_seconds` are left out: the
+        URL's choice, else whether a limit is in force."""
         if self.options.hide_short is not None:
             return self.options.hide_short
-        value = self.settings.get(HIDE_SHORT_KEY)
-        return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        return self._chosen_limit() > 0
 
     def filters(self) -> list[JobFilter]:
         """Everything the list asks for: the page's fixed filters, the query's and the
@@ -279,14 +293,16 @@ class JobListStore(Store):
     async def _load_site(self) -> None:
         if self._site_loaded:
             return
-        clusters, tags, settings = await asyncio.gather(
+        clusters, tags, settings, display = await asyncio.gather(
             self.fetch("clusters", self.client.clusters),
             self.fetch("tags", self.client.tags),
             self._settings(),
+            self.optional(self.client.display_config, DisplayConfig()),
         )
         self.clusters = {c.name: c for c in clusters or []}
         self.tags = list(tags or [])
         self.settings = settings
+        self.site_short_seconds = max(display.short_running_seconds, 0)
         if not self.metrics:
             self.metrics = self.saved_metrics()
         self._site_loaded = clusters is not None

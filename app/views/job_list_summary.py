@@ -121,9 +121,9 @@ class JobListSummary(pn.viewable.Viewer):
 
     def _update(self, *_events: Any) -> None:
         store = self.store
-        words = describe_query(store.query)
-        if store.hiding_short:
-            words.append(f"started at least {store.short_seconds // 60} min ago")
+        filtered = describe_query(store.query)
+        short = f"started at least {store.short_seconds // 60} min ago"
+        words = [*filtered, short] if store.hiding_short else filtered
         filters = "; ".join(words) if words else "no filters"
         if not store.loaded:
             self._count.object = "Loading jobs…"
@@ -135,11 +135,13 @@ class JobListSummary(pn.viewable.Viewer):
         empty = store.loaded and not store.jobs and not store.error
         self._empty.visible = empty
         if empty:
-            self._empty.object = (
-                "No jobs match these filters. Widen or reset the filters to see more."
-                if words
-                else "There are no jobs you may see yet."
-            )
+            if filtered:
+                text = "No jobs match these filters. Widen or reset the filters to see more."
+            elif store.hiding_short:
+                text = f"There are no jobs you may see that {short}; newer ones are hidden."
+            else:
+                text = "There are no jobs you may see yet."
+            self._empty.object = text
 
     def __panel__(self) -> pn.Column:
         return self._layout

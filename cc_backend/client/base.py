@@ -413,10 +413,14 @@ class JobLinks:
 @dataclass(frozen=True)
 class DisplayConfig:
     """How the site shows jobs: ``emission_constant`` (g CO2 per kWh; ``None``: no
-    estimate) and the ``resampling`` policy of metric plots (``None``: off)."""
+    estimate), the ``resampling`` policy of metric plots (``None``: off) and
+    ``short_running_seconds``, the site's ``short-running-jobs-duration``: job lists leave
+    out jobs that started less than this long ago unless the user asks for them
+    (0: they show every job)."""
 
     emission_constant: float | None = None
     resampling: ResamplingPolicy | None = None
+    short_running_seconds: int = 0
 
 
 @dataclass(frozen=True)

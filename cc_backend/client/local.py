@@ -263,6 +263,7 @@ class LocalClient:
         return DisplayConfig(
             emission_constant=main.emission_constant,
             resampling=self.backends.job_metric_data.resampling,
+            short_running_seconds=main.short_running_jobs_duration,
         )
 
     # -- statistics, tags and administration (user, users, tags and settings pages) -------

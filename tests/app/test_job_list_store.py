@@ -1,5 +1,9 @@
 """The job list's store against a real site: archived demo jobs with metric data, running
-jobs of alice and bob, a tag, and a manager of one demo project."""
+jobs of alice and bob, a tag, and a manager of one demo project.
+
+The site lists every job unless a test gives it a short-running-jobs duration: one of
+alice's jobs started a minute ago.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +57,15 @@ class Seeded:
         client = LocalClient(self.backends, self.backends.users.get(username))
         query = parse_job_query(parse_qs(url_query)).query
         return JobListStore(client, query=query, **params)
+
+
+#: The site config of the tests that hide recent jobs: cc-backend's default duration.
+HIDING_SITE = {"main": {"short-running-jobs-duration": 300}}
+
+
+@pytest.fixture
+def site_config() -> dict[str, dict[str, Any]]:
+    return {"main": {"short-running-jobs-duration": 0}}
 
 
 @pytest.fixture
@@ -189,6 +202,36 @@ async def test_short_running_jobs_are_hidden_on_request(seeded: Seeded) -> None:
 
     assert store.hiding_short
     assert [j.id for j in store.jobs] == [seeded.alice_running]
+
+
+@pytest.mark.parametrize("site_config", [HIDING_SITE])
+async def test_the_sites_short_running_duration_hides_recent_jobs_unless_asked(
+    seeded: Seeded,
+) -> None:
+    store = seeded.store("alice")
+    await store.load()
+
+    assert store.hiding_short
+    assert store.short_seconds == 300
+    assert [j.id for j in store.jobs] == [seeded.alice_running]
+    assert store.count == 1
+
+    await store.update(options=ListOptions(hide_short=False))
+
+    assert {j.id for j in store.jobs} == {seeded.alice_running, seeded.alice_short}
+
+
+@pytest.mark.parametrize("site_config", [HIDING_SITE])
+@pytest.mark.parametrize(("setting", "listed"), [(0, 2), (30, 2), (1800, 1)])
+async def test_a_users_own_short_job_setting_takes_the_sites_place(
+    seeded: Seeded, setting: int, listed: int
+) -> None:
+    seeded.backends.user_config.set("alice", HIDE_SHORT_KEY, setting)
+    store = seeded.store("alice")
+    await store.load()
+
+    assert store.hiding_short is (setting > 0)
+    assert len(store.jobs) == listed
 
 
 async def test_the_users_short_job_setting_hides_them_by_default(seeded: Seeded) -> None:

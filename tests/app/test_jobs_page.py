@@ -339,9 +339,11 @@ async def test_controls_sort_by_footprint_and_hide_short_jobs(
     await until(lambda: not store.options.sort.descending and not store.loading)
     assert [(j.footprint or {})["flops_any_avg"] for j in store.jobs] == sorted(flops)
 
-    controls.hide_short.value = True
-    await until(lambda: store.options.hide_short is True and not store.loading)
-    assert store.hiding_short
+    assert store.hiding_short  # the site's short-running-jobs duration: 5 minutes
+    assert controls.hide_short.value
+    controls.hide_short.value = False
+    await until(lambda: store.options.hide_short is False and not store.loading)
+    assert not store.hiding_short
 
 
 async def test_controls_follow_a_header_sort_without_changing_it(
@@ -403,6 +405,9 @@ async def test_a_user_without_jobs_is_told_so(backends: Backends) -> None:
 
     empty = summary.__panel__().objects[2]
     assert empty.visible
+    assert "no jobs you may see that started at least 5 min ago" in empty.object
+
+    await store.update(options=ListOptions(hide_short=False))
     assert "no jobs you may see yet" in empty.object
 
 

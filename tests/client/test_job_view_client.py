@@ -147,7 +147,13 @@ async def test_display_settings_come_from_the_site_config(
 
 async def test_without_settings_there_is_no_estimate_and_no_resampling(backends: Backends) -> None:
     settings = await LocalClient(backends, backends.users.get("bob")).display_config()
-    assert settings == DisplayConfig()
+    assert settings == DisplayConfig(short_running_seconds=300)  # the site's default
+
+
+@pytest.mark.parametrize("site_config", [{"main": {"short-running-jobs-duration": 0}}])
+async def test_a_site_may_list_even_the_newest_jobs(backends: Backends) -> None:
+    settings = await LocalClient(backends, backends.users.get("bob")).display_config()
+    assert settings.short_running_seconds == 0
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
