@@ -32,6 +32,7 @@ from cc_backend.domain.tag import Tag
 from cc_backend.metricdata.resample import ResamplingPolicy
 from cc_backend.repository.nodes import StatesOverTime
 from cc_backend.services.cluster_status import ClusterMetrics
+from cc_backend.services.concurrent_jobs import JobLink, JobLinks
 from cc_backend.services.node_overview import NodeMetricsPage, NodeReport, StateChange
 from cc_backend.stats.statistics_results import (
     Footprints,
@@ -391,23 +392,6 @@ class Client(Protocol):
         """The jobs the user may see that ran on ``host`` of ``cluster`` at some time from
         ``start`` to ``stop`` (Unix seconds), by start time."""
         ...
-
-
-@dataclass(frozen=True)
-class JobLink:
-    """A job named by its database id and its scheduler's job id."""
-
-    id: int
-    job_id: int
-
-
-@dataclass(frozen=True)
-class JobLinks:
-    """Jobs related to another one, and the job list query (``cluster=..&jobId=..``)
-    that selects them."""
-
-    items: list[JobLink] = field(default_factory=list)
-    list_query: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import orjson
 from cc_backend.client.base import (
     DEFAULT_DURATION_BINS,
     DisplayConfig,
-    JobLink,
     JobLinks,
     JobList,
     JobsHistograms,
@@ -29,7 +28,7 @@ from cc_backend.client.base import (
 from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.errors import InvalidInput, NotFound, PermissionDenied
 from cc_backend.domain.filters import JobFilter, OrderBy, PageRequest
-from cc_backend.domain.job import Job, SharedMode
+from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import JobData, MetricStatistics, ScopedStatistics
 from cc_backend.domain.tag import Tag
 from cc_backend.domain.user import Role, User
@@ -39,6 +38,7 @@ from cc_backend.services.cluster_status import (
     require_node_data_role,
     state_column,
 )
+from cc_backend.services.concurrent_jobs import concurrent_jobs
 from cc_backend.services.job_changes import ApiTag
 from cc_backend.services.node_overview import (
     NodeMetricsPage,
@@ -230,19 +230,9 @@ class LocalClient:
         return await self._run(load)
 
     async def concurrent_jobs(self, db_id: int) -> JobLinks:
-        # The rule is the GraphQL field's (``Job.concurrentJobs``), kept there once.
-        from cc_backend.web.graphql.resolvers.jobs import (  # noqa: PLC0415
-            CONCURRENT_MIN_DURATION,
-            concurrent_jobs,
-        )
-
         def load() -> JobLinks:
             job = self.backends.jobs.get(db_id, actor=self.user)
-            if job.shared is SharedMode.NONE or job.duration <= CONCURRENT_MIN_DURATION:
-                return JobLinks()
-            found = concurrent_jobs(self.backends.jobs, job, self.user)
-            links = [JobLink(int(item["id"]), int(item["jobId"])) for item in found["items"]]
-            return JobLinks(links, str(found["listQuery"]))
+            return concurrent_jobs(self.backends.jobs, job, self.user) or JobLinks()
 
         return await self._run(load)
 

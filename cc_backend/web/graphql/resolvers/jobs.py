@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ariadne import ObjectType, QueryType
@@ -34,14 +32,12 @@ from cc_backend.domain.filters import (
     JobFilter,
     OrderBy,
     PageRequest,
-    SortDirection,
-    StringInput,
-    TimeRange,
 )
-from cc_backend.domain.job import Job, JobState, SharedMode
+from cc_backend.domain.job import Job, SharedMode
 from cc_backend.domain.tag import Tag
-from cc_backend.domain.user import Contact, User
-from cc_backend.repository.jobs import JobPage, JobRepository
+from cc_backend.domain.user import Contact
+from cc_backend.repository.jobs import JobPage
+from cc_backend.services.concurrent_jobs import concurrent_jobs, has_concurrent_jobs
 from cc_backend.web.graphql.context import GraphQLContext, Info, context_of
 from cc_backend.web.graphql.resolvers.common import (
     parse_id,
@@ -51,7 +47,7 @@ from cc_backend.web.graphql.resolvers.common import (
 )
 from cc_backend.web.graphql.resolvers.users import user_data
 
-__all__ = ["DEFAULT_PAGE", "concurrent_jobs", "job_type", "job_values", "query"]
+__all__ = ["DEFAULT_PAGE", "job_type", "job_values", "query"]
 
 T = TypeVar("T")
 
@@ -61,11 +57,6 @@ job_type = ObjectType("Job")
 
 #: The page of a ``jobs`` query that names none (cc-backend's default).
 DEFAULT_PAGE = PageRequest.model_validate({"itemsPerPage": 50, "page": 1})
-
-#: Shared jobs shorter than this have no concurrent jobs listed (cc-backend's rule).
-CONCURRENT_MIN_DURATION = 600
-#: Slack at the start and end of a job when looking for jobs that overlap it (seconds).
-_OVERLAP_START, _OVERLAP_END = 10, 200
 
 #: What ``userData`` holds for an owner: their public data, ``None`` for an unknown user,
 #: or the error the caller gets for looking them up.
@@ -262,10 +253,14 @@ async def _user_data_of(username: str, info: Info) -> dict[str, str] | None:
 
 
 async def _concurrent_jobs_of(job: Job, info: Info) -> dict[str, Any] | None:
-    if SharedMode(job.shared) is SharedMode.NONE or job.duration <= CONCURRENT_MIN_DURATION:
+    if not has_concurrent_jobs(job):
         return None
     context = context_of(info)
-    return await context.run(concurrent_jobs, context.backends.jobs, job, context.user)
+    found = await context.run(concurrent_jobs, context.backends.jobs, job, context.user)
+    if found is None:
+        return None
+    items = [{"id": str(link.id), "jobId": link.job_id} for link in found.items]
+    return {"listQuery": found.list_query, "items": items, "count": len(items)}
 
 
 def resource_values(job: Job) -> list[dict[str, Any]]:
@@ -313,49 +308,3 @@ def energy_footprint_values(energy: dict[str, float] | None) -> list[dict[str, A
         }
         for metric, value in energy.items()
     ]
-
-
-def concurrent_jobs(
-    jobs: JobRepository, job: Job, actor: User, now: float | None = None
-) -> dict[str, Any]:
-    """The jobs ``actor`` may see that shared the first node of ``job`` while it ran.
-
-    cc-backend's rule: a finished job counts if it started in the job's run (10 s after its
-    start to 200 s before its end), ended in it (200 s after its start to 200 s before its
-    end), or spans it; a running job if it started in the run or before the job. Finished
-    jobs are listed first, each group by database id. ``listQuery`` is the job list URL
-    query selecting them.
-    """
-    start = job.start_time
-    stop = int(now if now is not None else time.time())
-    if job.job_state is not JobState.RUNNING:
-        stop = start + job.duration
-    tail_start, tail_stop, front = start + _OVERLAP_START, stop - _OVERLAP_END, start + _OVERLAP_END
-    candidates = jobs.query(
-        [
-            JobFilter(
-                cluster=StringInput(eq=job.cluster),
-                node=StringInput(eq=job.resources[0].hostname),
-                start_time=TimeRange(to=datetime.fromtimestamp(max(tail_stop, start), UTC)),
-            )
-        ],
-        actor=actor,
-        order=OrderBy(field="id", type="col", order=SortDirection.ASC),
-    ).items
-
-    def overlaps(other: Job) -> bool:
-        began = other.start_time
-        if other.job_state is JobState.RUNNING:
-            return tail_start <= began <= tail_stop or began < start
-        ended = began + other.duration
-        return (
-            tail_start <= began <= tail_stop
-            or front <= ended <= tail_stop
-            or (began < start and ended > stop)
-        )
-
-    found = [c for c in candidates if c.id != job.id and overlaps(c)]
-    found.sort(key=lambda c: (c.job_state is JobState.RUNNING, c.id or 0))
-    links = [{"id": str(c.id), "jobId": c.job_id} for c in found]
-    list_query = "&".join([f"cluster={job.cluster}", *(f"jobId={c.job_id}" for c in found)])
-    return {"listQuery": list_query, "items": links, "count": len(links)}
