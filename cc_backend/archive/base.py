@@ -14,7 +14,7 @@ they yield an :class:`ArchiveEntry` carrying the problem instead.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -148,8 +148,12 @@ class JobArchive(abc.ABC):
         """The archived meta data (meta.json). NotFound if absent, InvalidInput if broken."""
 
     @abc.abstractmethod
-    def load_data(self, job: JobLike) -> JobData:
-        """The archived metric data (data.json or data.json.gz). NotFound / InvalidInput."""
+    def load_data(self, job: JobLike, *, metrics: Collection[str] | None = None) -> JobData:
+        """The archived metric data (data.json or data.json.gz). NotFound / InvalidInput.
+
+        ``metrics`` reads only those metrics (the ones the job has); the others are not
+        validated, which makes reading a few metrics of a large document cheaper.
+        """
 
     def load_scoped_statistics(self, job: JobLike) -> ScopedStatistics:
         """Per-series statistics of every metric and scope, taken from the metric data."""

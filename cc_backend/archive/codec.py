@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Collection
 
 import orjson
 from pydantic import ValidationError
@@ -61,16 +62,22 @@ def encode_data(data: JobData) -> tuple[bytes, bool]:
     return raw, False
 
 
-def decode_data(raw: bytes, compressed: bool | None = None, where: str = "data.json") -> JobData:
+def decode_data(
+    raw: bytes,
+    compressed: bool | None = None,
+    where: str = "data.json",
+    metrics: Collection[str] | None = None,
+) -> JobData:
     """Parse data.json bytes, gunzipping them if ``compressed`` (or if they look gzipped when
-    ``compressed`` is None); :class:`InvalidInput` naming ``where`` if they are broken."""
+    ``compressed`` is None); :class:`InvalidInput` naming ``where`` if they are broken.
+    ``metrics``: read only these (see :meth:`JobData.from_json`)."""
     if compressed or (compressed is None and raw[:2] == b"\x1f\x8b"):
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
             raise InvalidInput(f"{where}: not a valid gzip file ({exc})") from None
     try:
-        return JobData.from_json(raw)
+        return JobData.from_json(raw, metrics)
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc.message}") from None
 

@@ -9,7 +9,7 @@ are listed and their documents simply opened.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
@@ -160,7 +160,7 @@ class FsspecArchive(JobArchive):
             raw = self.store.read(rel)
         return codec.decode_meta(raw, self.store.url(rel))
 
-    def load_data(self, job: JobLike) -> JobData:
+    def load_data(self, job: JobLike, *, metrics: Collection[str] | None = None) -> JobData:
         ref = JobRef.of(job)
         for name in (DATA_FILE_GZ, DATA_FILE):
             rel = f"{ref.directory}/{name}"
@@ -169,7 +169,7 @@ class FsspecArchive(JobArchive):
                     raw = self.store.read(rel)
                 except FileNotFoundError:
                     continue
-            return codec.decode_data(raw, name == DATA_FILE_GZ, self.store.url(rel))
+            return codec.decode_data(raw, name == DATA_FILE_GZ, self.store.url(rel), metrics)
         raise NotFound(f"{self.location}: job {ref}: no metric data")
 
     def store_meta(self, job: Job) -> None:

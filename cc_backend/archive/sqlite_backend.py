@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -243,11 +243,12 @@ class SqliteArchive(JobArchive):
         ref, row = self._row(job, "meta_json")
         return codec.decode_meta(_bytes(row[0]), self._where(ref, "meta_json"))
 
-    def load_data(self, job: JobLike) -> JobData:
+    def load_data(self, job: JobLike, *, metrics: Collection[str] | None = None) -> JobData:
         ref, (data, compressed) = self._row(job, "data_json, data_compressed")
         if data is None:
             raise NotFound(f"{self.path}: job {ref}: no metric data")
-        return codec.decode_data(_bytes(data), bool(compressed), self._where(ref, "data_json"))
+        where = self._where(ref, "data_json")
+        return codec.decode_data(_bytes(data), bool(compressed), where, metrics)
 
     def store_meta(self, job: Job) -> None:
         ref, now = JobRef.of(job), int(time.time())

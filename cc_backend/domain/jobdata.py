@@ -13,7 +13,7 @@ that reading back what was written gives equal data.
 from __future__ import annotations
 
 import math
-from collections.abc import ItemsView, Iterator, Mapping, Sequence
+from collections.abc import Collection, ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -309,10 +309,19 @@ class JobData(RootModel[dict[str, dict[MetricScope, JobMetric]]]):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @classmethod
-    def from_json(cls, data: bytes | str | Mapping[str, Any]) -> JobData:
-        """Read a data.json document (bytes, text or parsed); InvalidInput if invalid."""
+    def from_json(
+        cls, data: bytes | str | Mapping[str, Any], metrics: Collection[str] | None = None
+    ) -> JobData:
+        """Read a data.json document (bytes, text or parsed); InvalidInput if invalid.
+
+        With ``metrics``, only those metrics are read (names the document lacks are
+        skipped) and only they must be valid: the rest of the document is parsed as JSON,
+        never validated.
+        """
         try:
             obj = data if isinstance(data, Mapping) else orjson.loads(data)
+            if metrics is not None and isinstance(obj, Mapping):
+                obj = {name: obj[name] for name in metrics if name in obj}
             return cls.model_validate(obj)
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"job data is not valid JSON: {exc}") from None

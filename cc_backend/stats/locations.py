@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from cc_backend.archive.base import JobArchive
 from cc_backend.domain.errors import InvalidInput
+from cc_backend.domain.job import Job
+from cc_backend.domain.jobdata import JobData
 from cc_backend.stats.archive_index import ArchiveIndex
+from cc_backend.stats.roofline_cells import ROOFLINE_METRICS
 
 INDEX_SUFFIX = "-index"
 
@@ -33,11 +36,13 @@ def open_archive_index(archive: JobArchive, location: str | None = None) -> Arch
 
     An index beside a folder or S3 archive uses the archive's own filesystem (and so its
     credentials); the index of an SQLite archive is a folder beside the database file.
-    The index loads a job's metric data from ``archive`` for its roofline counts.
+    The index loads a job's roofline metrics from ``archive`` for its roofline counts.
     """
     from cc_backend.archive.fsspec_backend import FsspecArchive  # noqa: PLC0415
 
-    loader = archive.load_data
+    def loader(job: Job) -> JobData:
+        return archive.load_data(job, metrics=ROOFLINE_METRICS)
+
     if location is not None:
         return ArchiveIndex(location, data_loader=loader)
     where = index_location_for(archive.location)

@@ -87,7 +87,7 @@ class SiteIndex:
 
     def _rebuild(self, index: ArchiveIndex) -> None:
         try:
-            report = index.build(self.archive.iter_jobs(with_data=True))
+            report = index.build(self.archive.iter_jobs())  # metric data: the index's loader
         except Exception:
             log.exception("rebuilding the statistics index at %s failed", index.location)
             return

@@ -120,6 +120,31 @@ class TestSingleJobs:
         assert loaded.size == 10
         assert int(np.isnan(loaded).sum()) == 1
 
+    def test_a_few_metrics_load_alone(self, archive: JobArchive, archived_job: ArchivedJob) -> None:
+        job, data = archived_job()
+        archive.import_job(job, data)
+
+        chosen = archive.load_data(job, metrics=["flops_any", "no_such_metric"])
+
+        assert set(chosen.root) == {"flops_any"}
+        assert chosen["flops_any"] == data["flops_any"]
+        assert set(archive.load_data(job, metrics=[]).root) == set()
+
+    def test_metrics_not_asked_for_are_not_checked(
+        self, archive: JobArchive, raw: RawOf, archived_job: ArchivedJob
+    ) -> None:
+        job, data = archived_job()
+        archive.import_job(job, data)
+        document = orjson.loads(data.to_json())
+        document["mem_bw"] = {"node": "not a metric"}
+        raw(archive).put(JobRef.of(job), "data", orjson.dumps(document))
+
+        assert archive.load_data(job, metrics=["flops_any"])["flops_any"] == data["flops_any"]
+        with pytest.raises(InvalidInput, match="mem_bw"):
+            archive.load_data(job)
+        with pytest.raises(InvalidInput, match="mem_bw"):
+            archive.load_data(job, metrics=["mem_bw"])
+
     def test_a_database_id_is_not_archived(
         self, archive: JobArchive, archived_job: ArchivedJob
     ) -> None:
