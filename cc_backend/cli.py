@@ -184,7 +184,7 @@ def cmd_init_db(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
             )
             _print_import_report(report, archive.location)
-            _rebuild_index(archive)
+            _rebuild_index(archive, progress=sys.stderr.isatty())
         except ImportInterrupted as exc:
             _print_import_report(exc.report, archive.location)
             print(f"error: {exc.message}", file=sys.stderr)
@@ -197,12 +197,15 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rebuild_index(archive: JobArchive) -> None:
-    """Rebuild the Parquet index beside the archive (archive-wide statistics read it)."""
+def _rebuild_index(archive: JobArchive, *, progress: bool) -> None:
+    """Rebuild the Parquet index beside the archive (archive-wide statistics read it),
+    with a progress bar on stderr if ``progress``."""
+    from cc_backend.progress import counted, job_progress  # noqa: PLC0415
     from cc_backend.stats import open_archive_index  # noqa: PLC0415
 
     index = open_archive_index(archive)
-    report = index.build(archive.iter_jobs())
+    with job_progress("indexing", enabled=progress) as advance:
+        report = index.build(counted(archive.iter_jobs(), advance))
     print(f"Indexed {report.jobs} jobs for statistics in {index.location}")
 
 

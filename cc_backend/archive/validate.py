@@ -25,8 +25,7 @@ import enum
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +34,7 @@ from cc_backend.domain.cluster import Cluster, MetricConfig, MetricScope, SubClu
 from cc_backend.domain.errors import CCError, InvalidInput, NotFound
 from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import JobData
+from cc_backend.progress import job_progress
 
 if TYPE_CHECKING:
     from cc_backend.archive.base import ArchiveEntry, JobArchive
@@ -368,7 +368,7 @@ def validate_archive(
         clusters[name] = cluster
         report.problems += validate_cluster(cluster, name, location=where)
     now = time.time()
-    with _progress_bar(progress, "Checking jobs") as advance:
+    with job_progress("checking", enabled=progress) as advance:
         for entry in archive.iter_jobs(with_data=with_data):
             report.jobs += 1
             try:
@@ -382,24 +382,3 @@ def validate_archive(
                 on_job(report.jobs)
     report.seconds = time.perf_counter() - started
     return report
-
-
-@contextmanager
-def _progress_bar(enabled: bool, description: str) -> Iterator[Callable[[], None]]:
-    """A rich progress bar counting jobs; yields the function that counts one more."""
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.console import Console  # noqa: PLC0415 - only when drawing a bar
-    from rich.progress import (  # noqa: PLC0415
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    columns = (SpinnerColumn(), TextColumn("{task.description} {task.completed} jobs"))
-    console = Console(stderr=True)
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda: bar.advance(task)

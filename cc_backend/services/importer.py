@@ -26,15 +26,10 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TimeElapsedColumn
-from rich.text import Text
 
 from cc_backend.archive.codec import decode_data, decode_meta
 from cc_backend.archive.layout import JobRef
@@ -45,6 +40,7 @@ from cc_backend.domain.job import Job, MonitoringStatus
 from cc_backend.domain.jobdata import JobData
 from cc_backend.domain.tag import ADMIN_SCOPE, GLOBAL_SCOPE
 from cc_backend.domain.user import Role, User
+from cc_backend.progress import job_progress
 
 if TYPE_CHECKING:
     from cc_backend.archive.base import JobArchive
@@ -290,7 +286,7 @@ def import_archive(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived objects, no cycles: collection only costs time
     try:
-        with _progress_bar(progress) as advance:
+        with job_progress("importing", enabled=progress) as advance:
             for entry in entries:
                 report.scanned += 1
                 if entry.meta is None:
@@ -320,25 +316,6 @@ def import_archive(
     jobs_repo.db.refresh_planner_statistics()
     report.seconds = time.perf_counter() - started
     return report
-
-
-class _RateColumn(ProgressColumn):
-    """Jobs done and jobs per second."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.completed:,.0f} jobs, {task.speed or 0:,.0f} jobs/s")
-
-
-@contextmanager
-def _progress_bar(enabled: bool) -> Iterator[Callable[[], None]]:
-    """A rich progress bar on stderr counting jobs and their rate; yields "one more job"."""
-    if not enabled:
-        yield lambda: None
-        return
-    columns = (BarColumn(), _RateColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("import", total=None)
-        yield lambda: bar.advance(task)
 
 
 @dataclass(frozen=True, slots=True)
