@@ -6,7 +6,8 @@ For notebooks and scripts::
     running = await client.count_jobs([JobFilter(state=["running"])])
 
 It answers like :class:`~cc_backend.client.local.LocalClient` (see
-:mod:`cc_backend.client.base`), as the token's user. The API offers no route to read a
+:mod:`cc_backend.client.base`), as the token's user; :meth:`HttpClient.graphql` sends any
+other query of the server's GraphQL API. The API offers no route to read a
 user's settings or the site notice: those raise :class:`NotSupported`. ``find_users`` uses
 ``/api/users/``, which the server answers for admins with the ``api`` role only.
 Connection failures raise :class:`BackendUnavailable`.
@@ -189,7 +190,13 @@ class HttpClient:
         except (OSError, HTTPClientError) as exc:
             raise BackendUnavailable(f"cannot reach {self.base_url}: {exc}") from None
 
-    async def _graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+    async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """The ``data`` of any query or mutation of the server's GraphQL API (``POST
+        /query``; cc-backend's schema) with ``variables``, for what the client's methods
+        do not cover. An answer with errors raises the first as the domain error its
+        ``extensions.code`` names (:class:`~cc_backend.domain.errors.NotFound`,
+        ``PermissionDenied``, ``InvalidInput``, ...); :class:`BackendUnavailable` when
+        the server cannot be reached."""
         body = orjson.dumps({"query": query, "variables": variables or {}})
         response = await self._fetch("POST", "/query", body)
         result = _json(response)
@@ -220,7 +227,7 @@ class HttpClient:
             "page": _dump(page) if page is not None else None,
             "order": _dump(order) if order is not None else None,
         }
-        data = await self._graphql(_JOBS_COUNTED if with_count else _JOBS, variables)
+        data = await self.graphql(_JOBS_COUNTED if with_count else _JOBS, variables)
         result = data["jobs"]
         return JobList(
             [job_from_graphql(item) for item in result["items"]],
@@ -230,11 +237,11 @@ class HttpClient:
         )
 
     async def count_jobs(self, filters: Sequence[JobFilter] = ()) -> int:
-        data = await self._graphql(_COUNT, {"filter": [_dump(f) for f in filters]})
+        data = await self.graphql(_COUNT, {"filter": [_dump(f) for f in filters]})
         return int(data["jobs"]["count"])
 
     async def job(self, db_id: int) -> Job:
-        data = await self._graphql(_JOB, {"id": str(db_id)})
+        data = await self.graphql(_JOB, {"id": str(db_id)})
         if data["job"] is None:
             raise NotFound(f"no job with id {db_id}")
         return job_from_graphql(data["job"])
@@ -254,7 +261,7 @@ class HttpClient:
             "scopes": [MetricScope(s).value for s in scopes],
             "resolution": resolution,
         }
-        data = await self._graphql(_JOB_METRICS, variables)
+        data = await self.graphql(_JOB_METRICS, variables)
         return job_data_from_graphql(data["jobMetrics"])
 
     def prefetch_job_data(self, db_id: int) -> None:
@@ -264,17 +271,17 @@ class HttpClient:
         self, db_id: int, metrics: Sequence[str] | None = None
     ) -> dict[str, MetricStatistics]:
         variables = {"id": str(db_id), "metrics": list(metrics) if metrics is not None else None}
-        data = await self._graphql(_JOB_STATS, variables)
+        data = await self.graphql(_JOB_STATS, variables)
         return {e["name"]: MetricStatistics.model_validate(e["data"]) for e in data["jobStats"]}
 
     # -- site ----------------------------------------------------------------------------
 
     async def clusters(self) -> list[Cluster]:
-        data = await self._graphql(_CLUSTERS)
+        data = await self.graphql(_CLUSTERS)
         return sorted((cluster_from_graphql(c) for c in data["clusters"]), key=lambda c: c.name)
 
     async def tags(self) -> list[Tag]:
-        data = await self._graphql(_TAGS)
+        data = await self.graphql(_TAGS)
         return [Tag.model_validate(t) for t in data["tags"]]
 
     async def notice(self) -> str:
@@ -290,7 +297,7 @@ class HttpClient:
             text = orjson.dumps(value).decode()
         except TypeError as exc:
             raise InvalidInput(f"setting {key[:80]!r} has no JSON form: {exc}") from None
-        await self._graphql(_SET_CONFIG, {"name": key, "value": text})
+        await self.graphql(_SET_CONFIG, {"name": key, "value": text})
 
     async def find_users(self, name_part: str) -> list[str]:
         wanted = name_part.strip().casefold()
@@ -310,7 +317,7 @@ class HttpClient:
             "metrics": list(metrics) if metrics is not None else None,
             "scopes": [MetricScope(s).value for s in scopes],
         }
-        data = await self._graphql(_SCOPED_STATS, variables)
+        data = await self.graphql(_SCOPED_STATS, variables)
         result: ScopedStatistics = {}
         for entry in data["scopedJobStats"]:
             by_scope = result.setdefault(entry["name"], {})
@@ -325,7 +332,7 @@ class HttpClient:
         return result
 
     async def concurrent_jobs(self, db_id: int) -> JobLinks:
-        data = await self._graphql(_CONCURRENT, {"id": str(db_id)})
+        data = await self.graphql(_CONCURRENT, {"id": str(db_id)})
         if data["job"] is None:
             raise NotFound(f"no job with id {db_id}")
         found = data["job"]["concurrentJobs"]
@@ -345,16 +352,16 @@ class HttpClient:
             tag_id = known.get(key)
             if tag_id is None:
                 named = {"type": tag.type, "name": tag.name, "scope": tag.scope}
-                created = await self._graphql(_CREATE_TAG, named)
+                created = await self.graphql(_CREATE_TAG, named)
                 tag_id = known[key] = int(created["createTag"]["id"])
             ids[key] = tag_id
         tag_ids = [str(i) for i in dict.fromkeys(ids.values())]
-        data = await self._graphql(_ADD_TAGS, {"job": str(db_id), "tagIds": tag_ids})
+        data = await self.graphql(_ADD_TAGS, {"job": str(db_id), "tagIds": tag_ids})
         return [Tag.model_validate(t) for t in data["addTagsToJob"]]
 
     async def remove_job_tags(self, db_id: int, tag_ids: Sequence[int]) -> list[Tag]:
         variables = {"job": str(db_id), "tagIds": [str(i) for i in tag_ids]}
-        data = await self._graphql(_REMOVE_TAGS, variables)
+        data = await self.graphql(_REMOVE_TAGS, variables)
         return [Tag.model_validate(t) for t in data["removeTagsFromJob"]]
 
     async def display_config(self) -> DisplayConfig:
@@ -381,7 +388,7 @@ class HttpClient:
             "sortBy": SortBy(sort_by).value if sort_by is not None else None,
             "groupBy": GroupBy(group_by).value if group_by is not None else None,
         }
-        data = await self._graphql(_STATISTICS, variables)
+        data = await self.graphql(_STATISTICS, variables)
         return [_statistics_from_graphql(row) for row in data["jobsStatistics"]]
 
     async def jobs_histograms(
@@ -398,7 +405,7 @@ class HttpClient:
             "bins": duration_bins,
             "metricBins": metric_bins,
         }
-        data = await self._graphql(_HISTOGRAMS, variables)
+        data = await self.graphql(_HISTOGRAMS, variables)
         return _histograms_from_graphql(data["jobsStatistics"][0])
 
     async def tag_counts(self) -> dict[int, int]:
@@ -406,7 +413,7 @@ class HttpClient:
         if not ids:
             return {}
         fields = " ".join(f't{i}: jobs(filter: [{{tags: ["{i}"]}}]) {{ count }}' for i in ids)
-        data = await self._graphql(f"query {{ {fields} }}")
+        data = await self.graphql(f"query {{ {fields} }}")
         return {i: int(data[f"t{i}"]["count"]) for i in ids}
 
     async def delete_tags(self, tags: Sequence[Tag]) -> int:
@@ -418,7 +425,7 @@ class HttpClient:
         return int(found.group(1)) if found else 0
 
     async def lookup_user(self, username: str) -> User | None:
-        data = await self._graphql(_USER, {"username": username})
+        data = await self.graphql(_USER, {"username": username})
         found = data["user"]
         if found is None:
             return None
@@ -542,7 +549,7 @@ class HttpClient:
             "filter": [_dump(f) for f in filters],
             "metrics": None if metrics is None else list(metrics),
         }
-        data = await self._graphql(_JOBS_METRIC_STATS, variables)
+        data = await self.graphql(_JOBS_METRIC_STATS, variables)
         return [job_stats_from_graphql(entry) for entry in data["jobsMetricStats"]]
 
     # -- analysis ----------------------------------------------------------------------------
@@ -551,7 +558,7 @@ class HttpClient:
         self, metrics: Sequence[str], filters: Sequence[JobFilter] = ()
     ) -> Footprints:
         variables = {"filter": [_dump(f) for f in filters], "metrics": list(metrics)}
-        data = await self._graphql(_FOOTPRINTS, variables)
+        data = await self.graphql(_FOOTPRINTS, variables)
         return footprints_from_graphql(data["jobsFootprints"])
 
     async def roofline_heatmap(
@@ -566,13 +573,13 @@ class HttpClient:
             "maxX": grid.max_x,
             "maxY": grid.max_y,
         }
-        data = await self._graphql(ROOFLINE_HEATMAP_QUERY, variables)
+        data = await self.graphql(ROOFLINE_HEATMAP_QUERY, variables)
         return [[float(v) for v in row] for row in data["rooflineHeatmap"]]
 
     # -- cluster status (status dashboards) ------------------------------------------------
 
     async def allocated_nodes(self, cluster: str) -> dict[str, int]:
-        data = await self._graphql(ALLOCATED_NODES_QUERY, {"cluster": cluster})
+        data = await self.graphql(ALLOCATED_NODES_QUERY, {"cluster": cluster})
         return {str(e["name"]): int(e["count"]) for e in data["allocatedNodes"]}
 
     async def node_states_timed(
@@ -581,7 +588,7 @@ class HttpClient:
         wanted: dict[str, Any] = {"cluster": {"eq": cluster}}
         if since is not None:
             wanted["timeStart"] = since
-        data = await self._graphql(NODE_STATES_TIMED_QUERY, {"filter": [wanted], "type": kind})
+        data = await self.graphql(NODE_STATES_TIMED_QUERY, {"filter": [wanted], "type": kind})
         return states_timed_from_graphql(data["nodeStatesTimed"])
 
     async def node_metric_data(
@@ -600,7 +607,7 @@ class HttpClient:
             "from": _rfc3339(start),
             "to": _rfc3339(stop),
         }
-        data = await self._graphql(NODE_METRICS_QUERY, variables)
+        data = await self.graphql(NODE_METRICS_QUERY, variables)
         return node_data_from_graphql(data["nodeMetrics"])
 
     async def cluster_metrics(
@@ -612,7 +619,7 @@ class HttpClient:
             "from": _rfc3339(start),
             "to": _rfc3339(stop),
         }
-        data = await self._graphql(CLUSTER_METRICS_QUERY, variables)
+        data = await self.graphql(CLUSTER_METRICS_QUERY, variables)
         return cluster_metrics_from_graphql(data["clusterMetrics"])
 
     # -- systems and node views (support and admins) ---------------------------------------
@@ -642,7 +649,7 @@ class HttpClient:
             "page": {"itemsPerPage": items_per_page, "page": page},
             "resolution": resolution,
         }
-        data = await self._graphql(NODE_LIST_QUERY, variables)
+        data = await self.graphql(NODE_LIST_QUERY, variables)
         return node_page_from_graphql(data["nodeMetricsList"])
 
     async def node_reports(
@@ -653,14 +660,14 @@ class HttpClient:
         wanted: dict[str, Any] = {"cluster": {"eq": cluster}}
         if hosts is not None:
             wanted["hostname"] = {"in": sorted(hosts)}
-        data = await self._graphql(NODE_REPORTS_QUERY, {"filter": [wanted]})
+        data = await self.graphql(NODE_REPORTS_QUERY, {"filter": [wanted]})
         return [node_report_from_graphql(n) for n in data["nodes"]["items"]]
 
     async def node_state_history(
         self, cluster: str, host: str, since: int | None = None
     ) -> list[StateChange]:
         wanted = [_dump(f) for f in history_filters(cluster, host, since)]
-        data = await self._graphql(NODE_STATES_TIMED_QUERY, {"filter": wanted, "type": "node"})
+        data = await self.graphql(NODE_STATES_TIMED_QUERY, {"filter": wanted, "type": "node"})
         return history_from_counts(states_timed_from_graphql(data["nodeStatesTimed"]))
 
     async def node_jobs(self, cluster: str, host: str, start: int, stop: int) -> list[Job]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import socket
+from collections.abc import Callable
 
 import pytest
 
@@ -214,3 +215,18 @@ async def test_an_unreachable_server_is_backend_unavailable() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(BackendUnavailable, match="cannot reach"):
         await HttpClient(f"http://127.0.0.1:{port}", "token", timeout=5).count_jobs()
+
+
+async def test_any_graphql_query_runs_over_http_as_the_tokens_user(
+    api: Api, token_for: Callable[..., str], seeded: Seeded
+) -> None:
+    client = HttpClient(api.base, token_for("alice"))
+    query = "query ($id: ID!) { job(id: $id) { user state } }"
+
+    data = await client.graphql(query, {"id": str(seeded.alice_running)})
+
+    assert data == {"job": {"user": "alice", "state": "running"}}
+    with pytest.raises(NotFound):
+        await client.graphql(query, {"id": str(seeded.archived)})  # not alice's
+    with pytest.raises(InvalidInput):
+        await client.graphql("{ jobs { nosuchfield } }")
