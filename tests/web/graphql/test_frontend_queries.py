@@ -6,6 +6,7 @@ Expected values are read from the reference database with plain SQL.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import sqlite3
@@ -23,6 +24,7 @@ from cc_backend.config import load_config, load_secrets
 from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.user import User
 from cc_backend.server import build_backends
+from cc_backend.services.importer import import_job_files
 from tests.web.browser import serving
 from tests.web.graphql.conftest import GraphQL, Reply, graphql_app
 
@@ -127,6 +129,52 @@ JOB_LIST_QUERY = """
       }
     }
   """
+
+#: What the job view adds to the start query (Job.root.svelte), the job's id written in.
+JOB_VIEW_EXTRA = """
+    job(id: "{dbid}") {{
+      id, jobId, user, project, cluster, startTime,
+      duration, numNodes, numHWThreads, numAcc, energy,
+      SMT, shared, partition, subCluster, arrayJobId,
+      monitoringStatus, state, walltime,
+      tags {{ id, type, scope, name }},
+      resources {{ hostname, hwthreads, accelerators }},
+      metaData,
+      userData {{ name, email }},
+      concurrentJobs {{ items {{ id, jobId }}, count, listQuery }},
+      footprint {{ name, stat, value }},
+      energyFootprint {{ hardware, metric, value }}
+    }}
+"""
+
+#: The metrics and scopes the job view has data for.
+SCOPED_JOB_STATS = """
+    query ($dbid: ID!, $selectedMetrics: [String!]!, $selectedScopes: [MetricScope!]!) {
+      scopedJobStats(id: $dbid, metrics: $selectedMetrics, scopes: $selectedScopes) {
+        name
+        scope
+        stats { hostname id data { min avg max } }
+      }
+    }
+"""
+
+#: One metric plot's data at a resolution (Metric.svelte).
+METRIC_PLOT = """
+    query ($dbid: ID!, $selectedMetrics: [String!]!, $selectedScopes: [MetricScope!]!,
+           $selectedResolution: Int) {
+      singleUpdate: jobMetrics(id: $dbid, metrics: $selectedMetrics, scopes: $selectedScopes,
+                               resolution: $selectedResolution) {
+        name
+        scope
+        metric {
+          unit { prefix base }
+          timestep
+          statisticsSeries { min mean median max }
+          series { hostname id data statistics { min avg max } }
+        }
+      }
+    }
+"""
 
 #: The jobs-per-page setting of the job list.
 UPDATE_CONFIGURATION = """
@@ -295,3 +343,65 @@ async def test_the_status_page_state_history_runs_unchanged(reference_gql: Graph
     }
     data = (await _run(reference_gql, NODE_STATES_TIMED, variables)).ok()
     assert data == {"nodeStates": [], "healthStates": []}  # no node reported yet
+
+
+#: The archived reference job with metric data (32 nodes of emmy, a point a minute).
+EMMY_JOB = Path("emmy/1404/397/1609300556")
+
+
+async def test_the_job_view_queries_run_unchanged_on_an_archived_job(
+    reference_gql: GraphQL, reference_dir: Path
+) -> None:
+    backends = reference_gql.backends
+    folder = reference_dir / "job-archive" / EMMY_JOB
+    emmy = reference_dir / "job-archive" / "emmy" / "cluster.json"
+    backends.archive.store_cluster(Cluster.from_json(emmy.read_bytes()))
+    backends.clusters.refresh()
+    imported = import_job_files(
+        folder / "meta.json",
+        folder / "data.json.gz",
+        backends.archive,
+        backends.jobs,
+        backends.tags,
+    )
+    dbid = str(imported.db_id)
+    meta = json.loads((folder / "meta.json").read_text())
+    with gzip.open(folder / "data.json.gz") as stored:
+        data = json.load(stored)
+
+    start = INIT_QUERY[: INIT_QUERY.rindex("}")] + JOB_VIEW_EXTRA.format(dbid=dbid) + "}"
+    job = (await _run(reference_gql, start)).ok()["job"]
+    assert (job["id"], job["jobId"], job["cluster"]) == (dbid, meta["jobId"], "emmy")
+    assert [r["hostname"] for r in job["resources"]] == [r["hostname"] for r in meta["resources"]]
+    assert job["concurrentJobs"] is None  # the job had its nodes to itself
+
+    variables = {
+        "dbid": dbid,
+        "selectedMetrics": ["mem_bw", "flops_any"],
+        "selectedScopes": ["node"],
+    }
+    stats = (await _run(reference_gql, SCOPED_JOB_STATS, variables)).ok()["scopedJobStats"]
+    assert {(s["name"], s["scope"]) for s in stats} == {("mem_bw", "node"), ("flops_any", "node")}
+    for entry in stats:
+        stored_series = data[entry["name"]]["node"]["series"]
+        assert [s["hostname"] for s in entry["stats"]] == [s["hostname"] for s in stored_series]
+        for got, series in zip(entry["stats"], stored_series, strict=True):
+            values = [v for v in series["data"] if v is not None]
+            assert got["data"]["min"] == pytest.approx(min(values))
+            assert got["data"]["max"] == pytest.approx(max(values))
+
+    native = {**variables, "selectedMetrics": ["mem_bw"], "selectedResolution": 0}
+    (plot,) = (await _run(reference_gql, METRIC_PLOT, native)).ok()["singleUpdate"]
+    stored_metric = data["mem_bw"]["node"]
+    assert plot["metric"]["timestep"] == stored_metric["timestep"] == 60
+    assert plot["metric"]["unit"] == {"prefix": "G", "base": "B/s"}
+    first = plot["metric"]["series"][0]
+    assert first["hostname"] == stored_metric["series"][0]["hostname"]
+    assert first["data"] == pytest.approx(stored_metric["series"][0]["data"], nan_ok=True)
+    points = len(stored_metric["series"][0]["data"])
+    assert len(plot["metric"]["statisticsSeries"]["median"]) == len(first["data"]) == points
+
+    coarse = {**native, "selectedResolution": 600}
+    (resampled,) = (await _run(reference_gql, METRIC_PLOT, coarse)).ok()["singleUpdate"]
+    assert resampled["metric"]["timestep"] == 600
+    assert len(resampled["metric"]["series"][0]["data"]) < points // 5
