@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from graphql import ExecutionResult, build_schema, graphql
 
-from cc_backend.web.graphql.handler import PlainValueExecutor
+from cc_backend.web.graphql.executor import PlainValueExecutor
 
 SCHEMA = build_schema(
     """
