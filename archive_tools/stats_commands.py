@@ -4,6 +4,7 @@ answers over it."""
 from __future__ import annotations
 
 import argparse
+import os
 from contextlib import closing
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ def _build(
     entries = output.tracked(
         archive.iter_jobs(), "indexing", archive.info().jobs, enabled=not args.quiet
     )
-    report = index.build(entries)
+    report = index.build(entries, workers=getattr(args, "workers", 1))
     for error in report.errors:
         output.err.print(f"[yellow]unreadable[/] {error}")
     console = output.err if to_stderr else output.out
@@ -131,11 +132,24 @@ def _hours(seconds: int) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def add_commands(add: Any, parse_time: Any) -> None:
     """Register the index and stats subcommands (``add`` as in archive_tools.cli)."""
     for name in ("index", "export-parquet"):
         index = add(name, cmd_index, "(re)build the Parquet index of all job meta data")
         index.add_argument("--index", help="index location (default: ARCHIVE-index)")
+        index.add_argument(
+            "--workers",
+            type=_at_least_one,
+            default=os.cpu_count() or 1,
+            help="processes reading metric data for roofline counts (default: all CPUs)",
+        )
     stats = add("stats", cmd_stats, "job totals, top users/projects and durations")
     stats.add_argument("--index", help="index location (default: ARCHIVE-index)")
     stats.add_argument("--rebuild", action="store_true", help="rebuild the index first")

@@ -10,7 +10,9 @@ series: building it reads every job's data.json. Measured in one run, the paths 
   index build before metrics could be chosen);
 * **roofline metrics**: the same documents, only the two roofline metrics decoded;
 * **index build**: ``ArchiveIndex.build`` as ``init-db`` runs it (roofline metrics only);
-* **index build, all metrics**: the same with a loader that decodes whole documents.
+* **index build, all metrics**: the same with a loader that decodes whole documents;
+* **index build, all CPUs**: the index build with a worker process per CPU reading the
+  metric data (the first 1,000 jobs are counted in the benchmark's process).
 
     python -m benchmarks.bench_index_build --jobs 2000 --repeat 3
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -34,6 +37,7 @@ from cc_backend.archive import JobArchive, open_archive_url
 from cc_backend.demo import generate_demo_archive
 from cc_backend.domain.job import Job
 from cc_backend.stats import ArchiveIndex
+from cc_backend.stats.locations import RooflineData
 from cc_backend.stats.roofline_cells import ROOFLINE_METRICS
 
 console = Console()
@@ -45,6 +49,7 @@ PATHS = (
     "roofline metrics",
     "index build",
     "index build, all metrics",
+    "index build, all CPUs",
 )
 
 
@@ -65,9 +70,11 @@ def ensure_archive(folder: Path, jobs: int, seed: int) -> Path:
     return root
 
 
-def _build(archive: JobArchive, folder: Path, loader: Callable[[Job], Any]) -> int:
+def _build(
+    archive: JobArchive, folder: Path, loader: Callable[[Job], Any], workers: int = 1
+) -> int:
     index = ArchiveIndex(str(folder), data_loader=loader)
-    report = index.build(archive.iter_jobs())
+    report = index.build(archive.iter_jobs(), workers=workers)
     if report.broken:
         raise SystemExit(f"{report.broken} broken jobs: {report.errors[:3]}")
     return report.jobs
@@ -86,13 +93,12 @@ def measure(archive: JobArchive, jobs: list[Job], repeat: int) -> dict[str, list
             "meta scan": lambda: sum(1 for e in archive.iter_jobs() if e.ok),
             "all metrics": lambda: _load_each(archive, jobs, None),
             "roofline metrics": lambda: _load_each(archive, jobs, ROOFLINE_METRICS),
-            "index build": lambda: _build(
-                archive,
-                Path(tmp) / "roofline",
-                lambda job: archive.load_data(job, metrics=ROOFLINE_METRICS),
-            ),
+            "index build": lambda: _build(archive, Path(tmp) / "roofline", RooflineData(archive)),
             "index build, all metrics": lambda: _build(
                 archive, Path(tmp) / "all", archive.load_data
+            ),
+            "index build, all CPUs": lambda: _build(
+                archive, Path(tmp) / "cpus", RooflineData(archive), os.cpu_count() or 1
             ),
         }
         times: dict[str, list[float]] = {name: [] for name in PATHS}
@@ -122,6 +128,8 @@ def report(times: dict[str, list[float]], jobs: int) -> dict[str, float]:
     console.print(table)
     before, after = medians["index build, all metrics"], medians["index build"]
     console.print(f"index build: {before / after:.2f}x faster reading the roofline metrics only")
+    parallel = medians["index build, all CPUs"]
+    console.print(f"index build on {os.cpu_count()} CPUs: {after / parallel:.2f}x faster again")
     return medians
 
 

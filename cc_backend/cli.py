@@ -199,13 +199,15 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 def _rebuild_index(archive: JobArchive, *, progress: bool) -> None:
     """Rebuild the Parquet index beside the archive (archive-wide statistics read it),
-    with a progress bar on stderr if ``progress``."""
-    from cc_backend.progress import counted, job_progress  # noqa: PLC0415
+    reading metric data for roofline counts on every CPU, with a progress bar on stderr
+    if ``progress``."""
+    from cc_backend.progress import job_progress, tracked  # noqa: PLC0415
     from cc_backend.stats import open_archive_index  # noqa: PLC0415
 
     index = open_archive_index(archive)
     with job_progress("indexing", enabled=progress) as advance:
-        report = index.build(counted(archive.iter_jobs(), advance))
+        entries = tracked(archive.iter_jobs(), advance)
+        report = index.build(entries, workers=os.cpu_count() or 1)
     print(f"Indexed {report.jobs} jobs for statistics in {index.location}")
 
 

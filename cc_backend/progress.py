@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-__all__ = ["counted", "job_progress"]
+__all__ = ["job_progress", "tracked"]
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ def job_progress(description: str, *, enabled: bool) -> Iterator[Callable[[], No
         yield lambda: bar.advance(task)
 
 
-def counted(items: Iterable[T], advance: Callable[[], None]) -> Iterator[T]:
+def tracked(items: Iterable[T], advance: Callable[[], None]) -> Iterator[T]:
     """``items``, calling ``advance`` after each."""
     for item in items:
         yield item

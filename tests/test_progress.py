@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cc_backend.progress import counted, job_progress
+from cc_backend.progress import job_progress, tracked
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -18,7 +18,7 @@ def test_counting_yields_every_item_and_advances_once_for_each(
             advanced.append(1)
             advance()
 
-        assert list(counted(range(5), count)) == [0, 1, 2, 3, 4]
+        assert list(tracked(range(5), count)) == [0, 1, 2, 3, 4]
 
     assert len(advanced) == 5
     assert capsys.readouterr().out == ""

@@ -57,6 +57,13 @@ class FsspecArchive(JobArchive):
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy in another process needs (index builds count jobs in workers); an
+        archive in memory lives in this process only and refuses."""
+        if self.store.kind == "memory":
+            raise TypeError(f"{self.location}: an archive in memory cannot leave its process")
+        return self.__dict__.copy()
+
     @classmethod
     def from_config(cls, config: ArchiveConfig, secrets: Secrets | None = None) -> Self:
         """A ``file`` archive at ``path`` or an ``s3`` archive in ``bucket`` (which may end in

@@ -91,6 +91,13 @@ class SqliteArchive(JobArchive):
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy in another process needs: the file, not this process' connections."""
+        return {"path": self.path, "busy_timeout": self.busy_timeout}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], busy_timeout=state["busy_timeout"])  # type: ignore[misc]
+
     @classmethod
     def from_config(cls, config: ArchiveConfig, secrets: Secrets | None = None) -> Self:
         """The archive in ``dbPath``."""

@@ -62,7 +62,8 @@ from cc_backend.stats.index_rows import (
     scan,
     stat_column,
 )
-from cc_backend.stats.roofline_cells import JobCells, job_cells
+from cc_backend.stats.roofline_cells import JobCells
+from cc_backend.stats.roofline_counting import cells_of, counted
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ class ArchiveIndex:
         *,
         progress: Callable[[int], None] | None = None,
         rows_per_file: int = ROWS_PER_FILE,
+        workers: int = 1,
     ) -> BuildReport:
         """(Re)build the index from every job of an archive, replacing what was there.
 
@@ -239,16 +241,19 @@ class ArchiveIndex:
         skipped; a job met twice (same cluster, job id and start time) is indexed once.
         ``progress`` is called with the number of entries seen every 5,000 entries and at
         the end. The new state becomes visible at once when the build finishes; upserts
-        and removals made while it ran stay in effect.
+        and removals made while it ran stay in effect. ``workers`` > 1 reads the metric
+        data for roofline counts in that many processes when the data loader can be sent
+        to them (:mod:`cc_backend.stats.roofline_counting`).
         """
         with self._rebuild_lock:
-            return self._build(entries, progress, rows_per_file)
+            return self._build(entries, progress, rows_per_file, workers)
 
     def _build(
         self,
         entries: Iterable[Job | ArchiveEntry],
         progress: Callable[[int], None] | None,
         rows_per_file: int,
+        workers: int,
     ) -> BuildReport:
         started = time.perf_counter()
         self.fs.makedirs(self.path, exist_ok=True)
@@ -262,7 +267,8 @@ class ArchiveIndex:
         metrics: dict[str, str] = {}
         footprints: dict[str, None] = {}
         skipped: dict[str, None] = {}
-        for buffer in scan(entries, tally, rows_per_file, progress, self.roofline_of):
+        counts = counted(entries, self.roofline_of, loader=self.data_loader, workers=workers)
+        for buffer in scan(counts, tally, rows_per_file, progress):
             table = buffer.to_table(0).sort_by(
                 [("cluster", "ascending"), ("start_time", "ascending")]
             )
@@ -386,18 +392,7 @@ class ArchiveIndex:
     def roofline_of(self, entry: Job | ArchiveEntry) -> JobCells | None:
         """The roofline counts of a job: from the entry's metric data, else from the data
         the loader gives; None when there is neither (or the data cannot be read)."""
-        job = entry if isinstance(entry, Job) else entry.meta
-        if job is None:
-            return None
-        try:
-            if isinstance(entry, ArchiveEntry) and entry.data is not None:
-                return job_cells(entry.data)
-            if self.data_loader is None:
-                return None
-            return job_cells(self.data_loader(job))
-        except Exception as exc:  # derived data: the row is written without counts
-            log.warning("job %s: no roofline counts (%s)", JobRef.of(job), exc)
-            return None
+        return cells_of(entry, self.data_loader)
 
     def _known_roofline(self, refs: Sequence[JobRef]) -> dict[JobRef, JobCells]:
         """The roofline counts the current state holds for ``refs`` (jobs without counts

@@ -283,15 +283,13 @@ class ScanTally:
 
 
 def scan(
-    entries: Iterable[Job | ArchiveEntry],
+    entries: Iterable[tuple[Job | ArchiveEntry, JobCells | None]],
     tally: ScanTally,
     rows: int,
     progress: Callable[[int], None] | None = None,
-    roofline: Callable[[Job | ArchiveEntry], JobCells | None] | None = None,
 ) -> Iterator[RowBuffer]:
-    """Buffers of at most ``rows`` jobs from ``entries`` (at least one, maybe empty).
-
-    ``roofline`` gives an entry's roofline time steps per fine cell (None: not counted).
+    """Buffers of at most ``rows`` jobs from ``entries`` (at least one, maybe empty), each
+    entry given with its roofline time steps per fine cell (None: not counted).
 
     Entries with an error are counted in ``tally`` (and indexed if they carry meta data);
     a job whose key was met before is counted as a duplicate and skipped. ``progress``
@@ -300,7 +298,7 @@ def scan(
     seen: set[tuple[str, int]] = set()
     buffer = RowBuffer()
     yielded = False
-    for entry in entries:
+    for entry, cells in entries:
         tally.entries += 1
         if progress is not None and tally.entries % 5000 == 0:
             progress(tally.entries)
@@ -316,7 +314,7 @@ def scan(
             tally.duplicates += 1
             continue
         seen.add(key)
-        buffer.add(job, None if roofline is None else roofline(entry))
+        buffer.add(job, cells)
         tally.jobs += 1
         if len(buffer) >= rows:
             yield buffer

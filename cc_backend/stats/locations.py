@@ -7,6 +7,8 @@ never put inside the archive, which other tools read as cc-backend's layout.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cc_backend.archive.base import JobArchive
 from cc_backend.domain.errors import InvalidInput
 from cc_backend.domain.job import Job
@@ -15,6 +17,17 @@ from cc_backend.stats.archive_index import ArchiveIndex
 from cc_backend.stats.roofline_cells import ROOFLINE_METRICS
 
 INDEX_SUFFIX = "-index"
+
+
+@dataclass(frozen=True)
+class RooflineData:
+    """Loads the metrics of a job's roofline counts from ``archive``; it goes to the
+    worker processes of an index build wherever the archive can go."""
+
+    archive: JobArchive
+
+    def __call__(self, job: Job) -> JobData:
+        return self.archive.load_data(job, metrics=ROOFLINE_METRICS)
 
 
 def index_location_for(archive_location: str) -> str:
@@ -40,9 +53,7 @@ def open_archive_index(archive: JobArchive, location: str | None = None) -> Arch
     """
     from cc_backend.archive.fsspec_backend import FsspecArchive  # noqa: PLC0415
 
-    def loader(job: Job) -> JobData:
-        return archive.load_data(job, metrics=ROOFLINE_METRICS)
-
+    loader = RooflineData(archive)
     if location is not None:
         return ArchiveIndex(location, data_loader=loader)
     where = index_location_for(archive.location)

@@ -202,3 +202,21 @@ def test_move_keeps_the_index_in_step(
     code, out, _ = run(capsys, "stats", "--json", str(archive))
     assert code == 0
     assert json.loads(out)["totals"]["jobs"] == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_index_counts_roofline_time_steps_with_any_number_of_workers(
+    archive: Path, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    code, out, _ = run(capsys, "index", "--workers", workers, str(archive))
+    assert code == 0
+    assert out.startswith("indexed 2 jobs")
+
+
+def test_the_index_refuses_fewer_than_one_worker(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "index", "--workers", "0", str(archive))
+    assert exit_info.value.code == 2
+    assert "must be at least 1, not 0" in capsys.readouterr().err
