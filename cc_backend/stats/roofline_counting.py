@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from cc_backend.archive.base import ArchiveEntry
 from cc_backend.archive.layout import JobRef
+from cc_backend.domain.errors import NotFound
 from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import JobData
 from cc_backend.stats.roofline_cells import JobCells, job_cells
@@ -38,8 +39,9 @@ Entry = Job | ArchiveEntry
 
 def cells_of(entry: Entry, loader: DataLoader | None) -> JobCells | None:
     """The roofline counts of a job: from the entry's metric data, else from the data
-    ``loader`` gives; ``None`` when there is neither (or the data cannot be read, which is
-    logged: the counts are derived data, their absence never stops a scan)."""
+    ``loader`` gives; ``None`` when there is neither (a job archived without metric data)
+    or the data cannot be read (logged as a warning: the counts are derived data, their
+    absence never stops a scan)."""
     job = entry if isinstance(entry, Job) else entry.meta
     if job is None:
         return None
@@ -49,6 +51,8 @@ def cells_of(entry: Entry, loader: DataLoader | None) -> JobCells | None:
         if loader is None:
             return None
         return job_cells(loader(job))
+    except NotFound:
+        return None
     except Exception as exc:
         log.warning("job %s: no roofline counts (%s)", JobRef.of(job), exc)
         return None

@@ -18,7 +18,7 @@ import pytest
 from cc_backend.archive import JobArchive, open_archive_url
 from cc_backend.archive.base import ArchiveEntry
 from cc_backend.demo import demo_clusters
-from cc_backend.domain.errors import NotFound
+from cc_backend.domain.errors import InvalidInput, NotFound
 from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import JobData
 from cc_backend.domain.tag import Tag
@@ -80,9 +80,9 @@ def jobs() -> list[Job]:
 
 
 class Loader:
-    """Metric data by job id, recording what was asked."""
+    """Metric data by job id (or the error reading it raises), recording what was asked."""
 
-    def __init__(self, data: dict[int, JobData]) -> None:
+    def __init__(self, data: dict[int, JobData | Exception]) -> None:
         self.data = data
         self.asked: list[int] = []
 
@@ -90,7 +90,10 @@ class Loader:
         self.asked.append(job.job_id)
         if job.job_id not in self.data:
             raise NotFound(f"no data of job {job.job_id}")
-        return self.data[job.job_id]
+        found = self.data[job.job_id]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
 
 @pytest.fixture
@@ -113,11 +116,14 @@ def test_without_data_a_row_has_no_counts_and_a_job_without_time_steps_an_empty_
     tmp_path: Path, jobs: list[Job], caplog: pytest.LogCaptureFixture
 ) -> None:
     no_roofline = JobData.from_json({})
-    index = ArchiveIndex(str(tmp_path / "index"), data_loader=Loader({2: no_roofline}))
+    broken = InvalidInput("data.json: not a valid gzip file")
+    index = ArchiveIndex(str(tmp_path / "index"), data_loader=Loader({2: no_roofline, 3: broken}))
     with caplog.at_level(logging.WARNING):
         index.build([*jobs, finished(3, jobId=3)])
     assert stored(index) == {1: None, 2: {}, 3: None}
-    assert "no roofline counts" in caplog.text
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning.startswith("job alex/3@")
+    assert warning.endswith("no roofline counts (data.json: not a valid gzip file)")
     bare = ArchiveIndex(str(tmp_path / "bare"))
     bare.build(jobs)
     assert stored(bare) == {1: None, 2: None}
