@@ -1,20 +1,25 @@
 """Node states over time as stacked areas: how many nodes were in each scheduler state
-(allocated, idle, down, ...) and each health state at every report time."""
+(allocated, idle, down, ...) and each health state at every report time.
+
+A report holds until the next one (the last until the plot's end), so the areas are steps
+and a single report is a band, not a line; the time axis spans the store's window whatever
+the reports cover."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
 from app.stores.status import ClusterStatusStore
 from cc_backend.repository.nodes import StatesOverTime
 
-__all__ = ["STATE_COLORS", "NodeStatePlots", "stacked_counts", "states_figure"]
+__all__ = ["STATE_COLORS", "NodeStatePlots", "held", "stacked_counts", "states_figure"]
 
 #: A colour per state name (states not listed get grey).
 STATE_COLORS = {
@@ -44,9 +49,28 @@ def stacked_counts(series: Sequence[StatesOverTime]) -> tuple[np.ndarray, dict[s
     return times, counts
 
 
-def states_figure(series: Sequence[StatesOverTime], *, title: str, name: str) -> figure:
-    """A stacked area plot of ``series`` over time (an empty plot without reports)."""
-    times, counts = stacked_counts(series)
+def held(
+    times: np.ndarray, counts: dict[str, np.ndarray], until: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Step outlines of :func:`stacked_counts`: each report's counts from its time to the
+    next report's, the last to ``until`` (or its own time, if later); every time twice."""
+    if times.size == 0:
+        return times, counts
+    ends = np.append(times[1:], max(until, int(times[-1])))
+    return np.column_stack([times, ends]).ravel(), {s: np.repeat(v, 2) for s, v in counts.items()}
+
+
+def states_figure(
+    series: Sequence[StatesOverTime],
+    *,
+    title: str,
+    name: str,
+    window: tuple[int, int] | None = None,
+) -> figure:
+    """A stacked area plot of ``series`` over time (an empty plot without reports), each
+    report held until the next; ``window`` (Unix seconds, start and end) is the time axis
+    and the end of the last report (default: the reports' own span)."""
+    times, counts = held(*stacked_counts(series), window[1] if window else 0)
     states = sorted(counts)
     source = ColumnDataSource(
         {"time": times.astype("datetime64[s]"), **{s: counts[s] for s in states}}
@@ -61,6 +85,9 @@ def states_figure(series: Sequence[StatesOverTime], *, title: str, name: str) ->
         tools="pan,wheel_zoom,box_zoom,reset,save",
         toolbar_location="above",
     )
+    if window is not None:
+        start, end = (datetime.fromtimestamp(t, UTC) for t in window)
+        plot.x_range = Range1d(start=start, end=end)
     if states:
         plot.varea_stack(
             states,
@@ -90,16 +117,20 @@ class NodeStatePlots(pn.viewable.Viewer):
         self._update()
 
     def _update(self, *_events: Any) -> None:
-        hours = self.store.states_hours
+        store = self.store
+        hours = store.states_hours
+        window = (store.updated - 3600 * hours, store.updated) if store.updated else None
         self.scheduler.object = states_figure(
-            self.store.node_states,
+            store.node_states,
             title=f"Node states, last {hours} h",
             name="node-states",
+            window=window,
         )
         self.health.object = states_figure(
-            self.store.health_states,
+            store.health_states,
             title=f"Node health, last {hours} h",
             name="node-health",
+            window=window,
         )
 
     def __panel__(self) -> pn.Row:

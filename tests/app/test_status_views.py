@@ -3,10 +3,12 @@ rooflines, the cluster metric plots, the top lists and the refresh controls."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 from bokeh.document import Document
-from bokeh.models import GlyphRenderer, VArea
+from bokeh.models import GlyphRenderer, Range1d, VArea
 from panel.io.state import set_curdoc
 
 from app.stores.status import ClusterStatusStore, StatusRoofline, SubclusterStatus
@@ -15,7 +17,7 @@ from app.views.status_info import info_html
 from app.views.status_metrics import ClusterMetricPlots, metric_figure
 from app.views.status_refresh import RefreshControls, start_auto_refresh, updated_text
 from app.views.status_roofline import StatusRooflines
-from app.views.status_states import NodeStatePlots, stacked_counts, states_figure
+from app.views.status_states import NodeStatePlots, held, stacked_counts, states_figure
 from app.views.status_top import top_frame
 from cc_backend.client import LocalClient
 from cc_backend.domain.units import Unit
@@ -72,6 +74,31 @@ def test_states_are_stacked_on_the_union_of_report_times() -> None:
     assert all(isinstance(r.glyph, VArea) for r in areas)
     assert [item.label["value"] for item in plot.legend[0].items] == ["allocated", "down"]
     assert states_figure([], title="empty", name="x").renderers == []
+
+
+def test_a_report_holds_until_the_next_and_the_last_until_the_end() -> None:
+    series = [StatesOverTime("allocated", [100, 200], [5, 4])]
+
+    times, counts = held(*stacked_counts(series), until=500)
+
+    assert times.tolist() == [100, 200, 200, 500]
+    assert counts["allocated"].tolist() == [5, 5, 4, 4]
+    assert held(*stacked_counts(series), until=150)[0].tolist() == [100, 200, 200, 200]
+
+
+def test_a_single_report_fills_the_window_to_its_end() -> None:
+    window = (1_000_000, 1_086_400)
+    plot = states_figure(
+        [StatesOverTime("idle", [1_080_000], [3])], title="t", name="n", window=window
+    )
+
+    assert isinstance(plot.x_range, Range1d)
+    assert (plot.x_range.start, plot.x_range.end) == tuple(
+        datetime.fromtimestamp(t, UTC) for t in window
+    )
+    (area,) = [r for r in plot.renderers if isinstance(r, GlyphRenderer)]
+    times = area.data_source.data["time"].astype("datetime64[s]").astype(int).tolist()
+    assert times == [1_080_000, 1_086_400]
 
 
 def test_the_state_plots_follow_the_store(store: ClusterStatusStore) -> None:
