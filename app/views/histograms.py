@@ -35,6 +35,12 @@ _HEIGHT = 260
 _JOBS = "Number of jobs"
 
 
+def _whole_numbers(plot: Any, _element: Any) -> None:
+    """Ticks of the count axis one job apart at least (no "0.5 jobs")."""
+    for axis in plot.state.yaxis:
+        axis.ticker.min_interval = 1
+
+
 def _style(element: Any, title: str) -> Any:
     return element.opts(
         title=title,
@@ -45,6 +51,7 @@ def _style(element: Any, title: str) -> Any:
         tools=["hover"],
         default_tools=["save", "reset"],
         toolbar="above",
+        hooks=[_whole_numbers],
     )
 
 

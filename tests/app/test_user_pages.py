@@ -292,6 +292,7 @@ def test_histogram_figures_render_with_bokeh() -> None:
     figure = hv.render(duration_histogram(points), backend="bokeh")
     assert figure.title.text == "Duration distribution"
     assert figure.x_range.factors == ["1h", "2h", "3h"]
+    assert figure.yaxis[0].ticker.min_interval == 1  # whole jobs only
 
     metric = MetricHistoPoints(
         "mem_bw", "GB/s", "avg", (MetricHistoPoint(1, 4, 0, 35), MetricHistoPoint(2, 1, 35, 70))
