@@ -108,11 +108,10 @@ def test_workers_give_the_counts_of_one_process_in_order(archive: JobArchive) ->
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("archive", ["file", "sqlite"], indirect=True)
 def test_entries_with_their_data_or_without_meta_data_are_counted_here(
     archive: JobArchive,
 ) -> None:
-    if archive.location.startswith("memory://"):
-        pytest.skip("an archive in memory is counted here anyway")
     loader = RooflineData(archive)
     jobs = jobs_of(archive)
     entries: list[Job | ArchiveEntry] = [*jobs[:CHUNK]]
