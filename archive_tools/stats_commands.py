@@ -26,12 +26,18 @@ def _index(args: argparse.Namespace, archive: JobArchive) -> ArchiveIndex:
 
 
 def _build(
-    args: argparse.Namespace, archive: JobArchive, index: ArchiveIndex, *, to_stderr: bool = False
+    args: argparse.Namespace,
+    archive: JobArchive,
+    index: ArchiveIndex,
+    *,
+    workers: int,
+    to_stderr: bool = False,
 ) -> int:
+    """Build ``index`` from ``archive`` with ``workers`` processes reading metric data."""
     entries = output.tracked(
         archive.iter_jobs(), "indexing", archive.info().jobs, enabled=not args.quiet
     )
-    report = index.build(entries, workers=getattr(args, "workers", 1))
+    report = index.build(entries, workers=workers)
     for error in report.errors:
         output.err.print(f"[yellow]unreadable[/] {error}")
     console = output.err if to_stderr else output.out
@@ -45,7 +51,7 @@ def _build(
 def cmd_index(args: argparse.Namespace) -> int:
     """(Re)build the Parquet index of all job meta data."""
     with closing(_open(args)) as archive:
-        return _build(args, archive, _index(args, archive))
+        return _build(args, archive, _index(args, archive), workers=args.workers)
 
 
 def filters_of(args: argparse.Namespace) -> list[JobFilter]:
@@ -71,7 +77,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with closing(_open(args)) as archive:
         index = _index(args, archive)
         if not index.exists() or args.rebuild:
-            _build(args, archive, index, to_stderr=True)
+            _build(args, archive, index, workers=1, to_stderr=True)  # `stats` has no --workers
     filters = filters_of(args)
     stats = ArchiveStats(index)
     try:
