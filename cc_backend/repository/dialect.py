@@ -7,10 +7,11 @@ patterns, sort keys and planner maintenance; it never writes dialect-specific SQ
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -65,6 +66,29 @@ def json_array_any(
         elements = sa.func.json_each(column).table_valued("value").alias("res")
         value = sa.func.json_extract(elements.c.value, f"$.{key}")
     return sa.exists(sa.select(1).select_from(elements).where(predicate(value)))
+
+
+def in_json_list(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
+    """``column`` is one of the values of the JSON array bound to the parameter ``name``
+    (its value: :func:`json_list`).
+
+    One parameter however long the list, so the statement's text stays the same for any
+    number of values (it can be compiled once, see :class:`~.prepared.Prepared`) and no
+    limit on bound parameters applies. The elements are compared as ``column``'s type.
+    """
+    parameter = sa.bindparam(name, type_=sa.String)
+    values: sa.Select[Any]
+    if dialect == "postgresql":
+        element = sa.func.json_array_elements_text(sa.cast(parameter, sa.JSON))
+        values = sa.select(sa.cast(element, column.type))
+    else:
+        values = sa.select(sa.column("value")).select_from(sa.func.json_each(parameter))
+    return column.in_(values.scalar_subquery())
+
+
+def json_list(values: Iterable[str | int]) -> str:
+    """The parameter value of :func:`in_json_list` for ``values``."""
+    return orjson.dumps(list(values)).decode()
 
 
 #: How a text pattern is anchored: anywhere, at the start or at the end of the value.

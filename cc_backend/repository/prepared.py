@@ -1,24 +1,31 @@
 """Hot statements compiled once per database and run with plain parameters.
 
 SQLAlchemy Core rebuilds a statement object and computes its cache key on every call, which
-costs more than SQLite needs to run a short ``INSERT`` or ``UPDATE``. The statements of the
-scheduler's hot path (start and stop of jobs) are therefore written once with named
-:func:`sqlalchemy.bindparam` placeholders, compiled once per dialect and executed as driver
-SQL. Only columns whose types need no bind or result processing (integers, floats, text)
-may be bound or returned this way; JSON columns are passed as text, as the table stores them.
+costs more than SQLite needs to run a short statement. The statements of hot paths (the
+scheduler's start and stop of jobs, the tags and owners of a page of jobs) are therefore
+written once with named :func:`sqlalchemy.bindparam` placeholders, compiled once per dialect
+and executed as driver SQL: without SQLAlchemy's type processing, but seen by the engine's
+events and with its error translation. Only columns whose types need no bind or result
+processing (integers, floats, text) may be bound or returned this way; JSON columns are passed
+as text, as the table stores them. A statement whose text differs between databases is given
+as a function of the dialect's name (e.g. one that matches a list of values with
+:func:`.dialect.in_json_list`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-__all__ = ["Prepared"]
+__all__ = ["Prepared", "StatementFor"]
+
+#: Builds a statement for the dialect of the given name.
+StatementFor = Callable[[str], sa.Executable]
 
 
 @dataclass(frozen=True)
@@ -48,11 +55,12 @@ class Prepared:
     >>> FIND = Prepared(sa.select(job.c.id).where(job.c.job_id == sa.bindparam("job_id")))
     >>> FIND.first(conn, job_id=42)
 
-    Every parameter of the statement must be a named ``bindparam``; :meth:`execute` raises
-    ``KeyError`` for one that is not given.
+    Every parameter of the statement must be a named ``bindparam``; :meth:`rows` raises
+    ``KeyError`` for one that is not given. ``statement`` may be a :data:`StatementFor`,
+    called once per dialect.
     """
 
-    def __init__(self, statement: sa.Executable) -> None:
+    def __init__(self, statement: sa.Executable | StatementFor) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
@@ -62,7 +70,10 @@ class Prepared:
         if found is not None:
             return found
         with self._lock:
-            compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            statement = self.statement
+            if not isinstance(statement, sa.Executable):
+                statement = statement(dialect.name)
+            compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
             positions = compiled.positiontup if dialect.positional else None
             fixed = {
                 compiled.bind_names[bind]: bind.value
@@ -86,25 +97,16 @@ class Prepared:
         """Run the statement on ``conn`` with ``values`` for its named parameters; return the
         rows it yields as dictionaries by column name (none for a statement without rows).
 
-        Runs on the driver's cursor inside ``conn``'s transaction; driver errors are raised
-        as SQLAlchemy's exceptions (``sqlalchemy.exc.IntegrityError`` and so on).
+        Runs as driver SQL (``Connection.exec_driver_sql``) inside ``conn``'s transaction, so
+        the engine's events see it; driver errors are raised as SQLAlchemy's exceptions
+        (``sqlalchemy.exc.IntegrityError`` and so on).
         """
         compiled = self._for(conn.dialect)
-        parameters = compiled.parameters(values)
-        dbapi = conn.dialect.loaded_dbapi
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(compiled.sql, parameters)
-            if cursor.description is None:
-                return []
-            names = [column[0] for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        except dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(
-                compiled.sql, parameters, exc, dbapi.Error, dialect=conn.dialect
-            ) from exc
-        finally:
-            cursor.close()
+        result = conn.exec_driver_sql(compiled.sql, compiled.parameters(values))
+        if not result.returns_rows:
+            return []
+        names = list(result.keys())
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
     def first(self, conn: Connection, /, **values: Any) -> dict[str, Any] | None:
         """The first row of :meth:`rows`, or ``None``."""

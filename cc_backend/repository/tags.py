@@ -17,7 +17,9 @@ from sqlalchemy.engine import Connection
 from cc_backend.domain.errors import AlreadyExists, NotFound, PermissionDenied
 from cc_backend.domain.tag import Tag, can_read_scope, can_write_scope, readable_scopes
 from cc_backend.domain.user import User
+from cc_backend.repository import dialect
 from cc_backend.repository.database import Database
+from cc_backend.repository.prepared import Prepared
 from cc_backend.repository.schema import job, jobtag, tag
 from cc_backend.repository.visibility import job_visibility
 
@@ -34,16 +36,44 @@ def _tags(conn: Connection, query: sa.Select[Any]) -> builtins.list[Tag]:
     return [tag_from_row(row._mapping) for row in conn.execute(query)]
 
 
-def _job_tags_query(job_ids: Iterable[int], scopes: Sequence[str] | None) -> sa.Select[Any]:
-    query = (
-        sa.select(jobtag.c.job_id, *_COLUMNS)
-        .join(tag, tag.c.id == jobtag.c.tag_id)
-        .where(jobtag.c.job_id.in_(builtins.list(job_ids)))
-        .order_by(*_ORDER)
-    )
-    if scopes is not None:
-        query = query.where(tag.c.tag_scope.in_(scopes))
-    return query
+def _job_tags_statement(*, readable_only: bool) -> Prepared:
+    """The tags on the jobs whose ids are the JSON list ``ids``, each row with its
+    ``job_id``, by type, name and id; with ``readable_only`` only the tags of the scopes in
+    the JSON list ``scopes``."""
+
+    def build(dialect_name: str) -> sa.Select[Any]:
+        query = (
+            sa.select(jobtag.c.job_id, *_COLUMNS)
+            .join(tag, tag.c.id == jobtag.c.tag_id)
+            .where(dialect.in_json_list(jobtag.c.job_id, "ids", dialect_name))
+            .order_by(*_ORDER)
+        )
+        if readable_only:
+            query = query.where(dialect.in_json_list(tag.c.tag_scope, "scopes", dialect_name))
+        return query
+
+    return Prepared(build)
+
+
+_JOB_TAGS = _job_tags_statement(readable_only=False)
+_READABLE_JOB_TAGS = _job_tags_statement(readable_only=True)
+
+
+def _tags_of_jobs(
+    conn: Connection, job_ids: Iterable[int], scopes: Sequence[str] | None
+) -> dict[int, builtins.list[Tag]]:
+    """The tags on each of ``job_ids`` (of ``scopes`` only, unless ``None``), in one query."""
+    result: dict[int, builtins.list[Tag]] = {job_id: [] for job_id in job_ids}
+    if not result:
+        return result
+    ids = dialect.json_list(result)
+    if scopes is None:
+        rows = _JOB_TAGS.rows(conn, ids=ids)
+    else:
+        rows = _READABLE_JOB_TAGS.rows(conn, ids=ids, scopes=dialect.json_list(scopes))
+    for row in rows:
+        result[row["job_id"]].append(tag_from_row(row))
+    return result
 
 
 class TagRepository:
@@ -175,14 +205,10 @@ class TagRepository:
         One query for all ids; each list is ordered by type and name, and a job without
         (readable) tags maps to an empty list.
         """
-        result: dict[int, builtins.list[Tag]] = {job_id: [] for job_id in job_db_ids}
-        if not result:
-            return result
-        query = _job_tags_query(result, readable_scopes(actor))
+        if not job_db_ids:
+            return {}
         with self.db.connect() as conn:
-            for row in conn.execute(query):
-                result[row.job_id].append(tag_from_row(row._mapping))
-        return result
+            return _tags_of_jobs(conn, job_db_ids, readable_scopes(actor))
 
     def all_tags_of_job(self, job_db_id: int) -> builtins.list[Tag]:
         """Return every tag on job ``job_db_id`` regardless of scope (for the archive's meta).
@@ -190,7 +216,7 @@ class TagRepository:
         An unknown job has no tags; raises nothing beyond database errors.
         """
         with self.db.connect() as conn:
-            return _tags(conn, _job_tags_query([job_db_id], None))
+            return _tags_of_jobs(conn, [job_db_id], None)[job_db_id]
 
     def delete(self, tag_ids: Iterable[int], actor: User) -> int:
         """Delete the tags ``tag_ids`` and their links to jobs, all or none.
@@ -338,4 +364,4 @@ class TagRepository:
 
     @staticmethod
     def _readable_tags_of_job(conn: Connection, job_db_id: int, actor: User) -> builtins.list[Tag]:
-        return _tags(conn, _job_tags_query([job_db_id], readable_scopes(actor)))
+        return _tags_of_jobs(conn, [job_db_id], readable_scopes(actor))[job_db_id]

@@ -20,13 +20,19 @@ from sqlalchemy.engine import Connection
 
 from cc_backend.domain.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
 from cc_backend.domain.user import AuthSource, Contact, Role, User
+from cc_backend.repository import dialect
 from cc_backend.repository.database import Database
+from cc_backend.repository.prepared import Prepared
 from cc_backend.repository.schema import configuration, hpc_user
 
 log = logging.getLogger(__name__)
 
-#: Bound parameters per ``IN`` list (older SQLite builds allow 999 in a statement).
-_NAMES_PER_QUERY = 500
+#: Name and e-mail of the users whose names are the JSON list ``names``.
+_CONTACTS = Prepared(
+    lambda dialect_name: sa.select(hpc_user.c.username, hpc_user.c.name, hpc_user.c.email).where(
+        dialect.in_json_list(hpc_user.c.username, "names", dialect_name)
+    )
+)
 
 #: bcrypt work factor; cc-backend uses Go's default cost, 10.
 BCRYPT_COST = 10
@@ -166,21 +172,15 @@ class UserRepository:
 
     def contacts(self, usernames: Iterable[str]) -> dict[str, Contact]:
         """Name and e-mail of the users among ``usernames`` that exist, by name (names that
-        are no user are left out), e.g. the owners of a page of jobs; one query per
-        :data:`_NAMES_PER_QUERY` names, reading neither roles nor password hashes."""
+        are no user are left out), e.g. the owners of a page of jobs; one query, reading
+        neither roles nor password hashes."""
         names = sorted(set(usernames))
-        found: dict[str, Contact] = {}
         if not names:
-            return found
-        columns = (hpc_user.c.username, hpc_user.c.name, hpc_user.c.email)
+            return {}
         with self.db.connect() as conn:
-            for start in range(0, len(names), _NAMES_PER_QUERY):
-                chunk = names[start : start + _NAMES_PER_QUERY]
-                query = sa.select(*columns).where(hpc_user.c.username.in_(chunk))
-                for username, name, email in conn.execute(query):
-                    contact = Contact(_text(username), _text(name), _text(email))
-                    found[contact.username] = contact
-        return found
+            rows = _CONTACTS.rows(conn, names=dialect.json_list(names))
+        found = (Contact(_text(r["username"]), _text(r["name"]), _text(r["email"])) for r in rows)
+        return {contact.username: contact for contact in found}
 
     def list(
         self, *, with_roles_only: bool = False, auth_source: AuthSource | None = None

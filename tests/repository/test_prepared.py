@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from cc_backend.domain.errors import AlreadyExists
 from cc_backend.domain.job import Job, JobState
+from cc_backend.repository import dialect
 from cc_backend.repository.database import Database
 from cc_backend.repository.jobs import JobRepository
 from cc_backend.repository.prepared import Prepared
@@ -22,6 +23,15 @@ NEWEST_OF_CLUSTER = Prepared(
     .where(job_table.c.cluster == sa.bindparam("cluster"))
     .order_by(job_table.c.start_time.desc())
     .limit(1)
+)
+
+#: Names of the tags whose ids are in a JSON list (a statement that differs per database).
+TAG_NAMES = Prepared(
+    lambda dialect_name: (
+        sa.select(tag_table.c.tag_name)
+        .where(dialect.in_json_list(tag_table.c.id, "ids", dialect_name))
+        .order_by(tag_table.c.tag_name)
+    )
 )
 
 NEW_TAG = Prepared(
@@ -57,6 +67,34 @@ def test_each_database_compiles_its_own_sql(empty_db: Database) -> None:
     placeholder = "?" if empty_db.dialect == "sqlite" else "%(cluster)s"
     assert placeholder in sql
     assert NEWEST_OF_CLUSTER.sql(empty_db.engine.dialect) is sql
+
+
+def test_a_statement_may_be_built_for_each_database(empty_db: Database) -> None:
+    with empty_db.engine.begin() as conn:
+        ids = {n: NEW_TAG.rows(conn, type="t", name=n, scope="global")[0]["id"] for n in "abc"}
+
+    with empty_db.engine.connect() as conn:
+        rows = TAG_NAMES.rows(conn, ids=dialect.json_list([ids["c"], ids["a"], 999]))
+
+    assert rows == [{"tag_name": "a"}, {"tag_name": "c"}]
+    sql = TAG_NAMES.sql(empty_db.engine.dialect)
+    assert ("json_each" in sql) == (empty_db.dialect == "sqlite")
+
+
+def test_the_engines_events_see_the_statements(empty_db: Database) -> None:
+    seen: list[str] = []
+
+    def record(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    sa.event.listen(empty_db.engine, "before_cursor_execute", record)
+    try:
+        with empty_db.engine.connect() as conn:
+            NEWEST_OF_CLUSTER.rows(conn, cluster="fritz")
+    finally:
+        sa.event.remove(empty_db.engine, "before_cursor_execute", record)
+
+    assert NEWEST_OF_CLUSTER.sql(empty_db.engine.dialect) in seen
 
 
 def test_a_missing_parameter_is_an_error(empty_db: Database) -> None:

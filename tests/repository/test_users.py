@@ -340,12 +340,21 @@ def test_contacts_of_many_users_are_read_at_once_leaving_out_unknown_names(
     assert users.contacts([]) == {}
 
 
-def test_more_users_than_one_query_takes_are_read_in_chunks(users: UserRepository) -> None:
+def test_the_contacts_of_many_users_come_from_one_query(users: UserRepository) -> None:
     names = [f"user{n:04d}" for n in range(1_200)]
     insert_many = [{"username": name, "roles": '["user"]', "projects": "[]"} for name in names]
     with users.db.engine.begin() as conn:
         conn.execute(sa.insert(hpc_user), insert_many)
+    statements: list[object] = []
 
-    found = users.contacts([*names, "nobody"])
+    def record(*args: object) -> None:
+        statements.append(args[2])
+
+    sa.event.listen(users.db.engine, "before_cursor_execute", record)
+    try:
+        found = users.contacts([*names, "nobody"])
+    finally:
+        sa.event.remove(users.db.engine, "before_cursor_execute", record)
 
     assert sorted(found) == names
+    assert len(statements) == 1
