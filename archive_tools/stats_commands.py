@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive_tools import output
 from archive_tools.commands import EXIT_OK, EXIT_PROBLEMS, _open
+from cc_backend.argtypes import positive_int
 from cc_backend.domain.filters import JobFilter
 
 if TYPE_CHECKING:
@@ -138,13 +139,6 @@ def _hours(seconds: int) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def add_commands(add: Any, parse_time: Any) -> None:
     """Register the index and stats subcommands (``add`` as in archive_tools.cli)."""
     for name in ("index", "export-parquet"):
@@ -152,7 +146,7 @@ def add_commands(add: Any, parse_time: Any) -> None:
         index.add_argument("--index", help="index location (default: ARCHIVE-index)")
         index.add_argument(
             "--workers",
-            type=_at_least_one,
+            type=positive_int,
             default=os.cpu_count() or 1,
             help="processes reading metric data for roofline counts (default: all CPUs)",
         )

@@ -72,6 +72,7 @@ from benchmarks.bench_job_statistics import BenchClusters, _indexed_jobs, _table
 from benchmarks.synthetic import DEFAULT_END
 from cc_backend.archive import open_archive_url
 from cc_backend.archive.base import ArchiveEntry
+from cc_backend.argtypes import positive_int
 from cc_backend.client import LocalClient
 from cc_backend.domain.job import Job, MonitoringStatus
 from cc_backend.domain.user import User
@@ -645,19 +646,12 @@ def report(label: str, cluster: str, found: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=_at_least_one, default=1_000_000, help="job table size")
-    parser.add_argument("--archive-jobs", type=_at_least_one, default=100_000)
+    parser.add_argument("--jobs", type=positive_int, default=1_000_000, help="job table size")
+    parser.add_argument("--archive-jobs", type=positive_int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=_at_least_one, default=5, help="timed rounds")
+    parser.add_argument("--repeat", type=positive_int, default=5, help="timed rounds")
     parser.add_argument("--cluster", default=None, help="job table: the cluster analysed")
     parser.add_argument("--data", type=Path, default=Path("benchmarks/data"))
     args = parser.parse_args(argv)

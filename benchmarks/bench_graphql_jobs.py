@@ -62,6 +62,7 @@ from rich.table import Table
 from benchmarks.api_server import PING_PATH, ApiServer, ProfilingExecutor
 from benchmarks.bench_job_statistics import database_for
 from benchmarks.bench_rest import Connection
+from cc_backend.argtypes import positive_int
 from cc_backend.auth.keys import load_private_key
 from cc_backend.auth.tokens import issue_token
 from cc_backend.config import load_config, load_secrets
@@ -547,20 +548,13 @@ async def run(db_path: Path, page: int, repeat: int, profile_rounds: int) -> dic
             server.stop()
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line entry point; returns the results (for the smoke test)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=_positive, default=1_000_000, help="size of the job table")
+    parser.add_argument("--jobs", type=positive_int, default=1_000_000, help="job table size")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--page", type=_positive, default=1, help="page number N of every request")
-    parser.add_argument("--repeat", type=_positive, default=60, help="timed rounds per request")
+    parser.add_argument("--page", type=positive_int, default=1, help="page N of every request")
+    parser.add_argument("--repeat", type=positive_int, default=60, help="timed rounds per request")
     parser.add_argument(
         "--profile",
         type=int,

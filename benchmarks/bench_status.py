@@ -69,6 +69,7 @@ from benchmarks.bench_job_statistics import (
     index_for,
 )
 from benchmarks.synthetic import DEFAULT_END
+from cc_backend.argtypes import positive_int
 from cc_backend.client import LocalClient
 from cc_backend.domain.cluster import Cluster, MetricScope
 from cc_backend.domain.filters import PageRequest
@@ -382,13 +383,6 @@ def _p(times: list[float], q: int) -> float:
     return statistics.quantiles(times, n=100, method="inclusive")[q - 1]
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 Times = dict[str, tuple[list[float], list[float]]]
 
 
@@ -445,13 +439,13 @@ def report(whole: list[float], times: Times, facts: dict[str, Any]) -> dict[str,
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=_positive, default=1_000_000)
+    parser.add_argument("--jobs", type=positive_int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=_positive, default=7, help="days of node states")
-    parser.add_argument("--metric-hours", type=_positive, default=8, help="hours of metrics")
-    parser.add_argument("--repeat", type=_positive, default=5, help="timed rounds")
+    parser.add_argument("--days", type=positive_int, default=7, help="days of node states")
+    parser.add_argument("--metric-hours", type=positive_int, default=8, help="hours of metrics")
+    parser.add_argument("--repeat", type=positive_int, default=5, help="timed rounds")
     parser.add_argument(
-        "--nodes", type=_positive, default=None, help="only the first N nodes report (all)"
+        "--nodes", type=positive_int, default=None, help="only the first N nodes report (all)"
     )
     parser.add_argument("--data", type=Path, default=Path("benchmarks/data"))
     args = parser.parse_args(argv)

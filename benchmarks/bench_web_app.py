@@ -64,6 +64,7 @@ from tornado.websocket import WebSocketClosedError
 from app.stores.job import DEFAULT_PLOTS_PER_ROW
 from app.views.job_metric_grid import FIRST_ROWS
 from cc_backend.archive import open_archive
+from cc_backend.argtypes import positive_int
 from cc_backend.cli import main as cli_main
 from cc_backend.config import load_config, load_secrets
 from cc_backend.demo import demo_clusters, generate_demo_archive
@@ -411,13 +412,6 @@ async def run(site: BenchSite, base: str, rounds: int, sessions: int) -> bool:
     return report(samples, floor, memory, sessions)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _not_a_closed_websocket(record: logging.LogRecord) -> bool:
     error = record.exc_info[1] if record.exc_info else None
     return not isinstance(error, WebSocketClosedError) and "WebSocketClosedError" not in str(
@@ -436,10 +430,10 @@ def _quiet_closed_websockets() -> None:
 def main(argv: list[str] | None = None) -> bool:
     """Run the benchmark; return whether both goals hold."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=_positive, default=10, help="timed rounds per page")
-    parser.add_argument("--sessions", type=_positive, default=50, help="sessions kept open")
-    parser.add_argument("--nodes", type=_positive, default=64, help="nodes of the large job")
-    parser.add_argument("--list-jobs", type=_positive, default=200, help="demo jobs in the list")
+    parser.add_argument("--rounds", type=positive_int, default=10, help="timed rounds per page")
+    parser.add_argument("--sessions", type=positive_int, default=50, help="sessions kept open")
+    parser.add_argument("--nodes", type=positive_int, default=64, help="nodes of the large job")
+    parser.add_argument("--list-jobs", type=positive_int, default=200, help="demo jobs in the list")
     parser.add_argument("--check", action="store_true", help="exit with 1 if a goal is missed")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():

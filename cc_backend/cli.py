@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cc_backend import __version__
+from cc_backend.argtypes import positive_int
 from cc_backend.domain.errors import CCError, ConfigError, InvalidInput
 
 if TYPE_CHECKING:
@@ -245,13 +246,6 @@ def _update_index(archive: JobArchive, ref: JobRef) -> None:
         index.upsert([archive.load_meta(ref)])
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from cc_backend.server import serve  # noqa: PLC0415 - imports the web stack
 
@@ -318,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init_db.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive_int,
         default=1000,
         metavar="N",
         help="jobs written per transaction (default: 1000)",
