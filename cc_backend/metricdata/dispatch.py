@@ -107,6 +107,10 @@ class ArchiveDataCache:
             self._entries.clear()
 
 
+#: The unit of a metric the cluster does not configure.
+_NO_UNIT = Unit(base="")
+
+
 def _from_store(job: Job) -> bool:
     """Whether ``job``'s data still lives in the metric store rather than in the archive."""
     return (
@@ -195,8 +199,16 @@ class JobMetricData:
     def job_stats(
         self, job: Job, metrics: Sequence[str] | None, units: Mapping[str, Unit]
     ) -> dict[str, JobStatistics]:
-        """Job-wide avg/min/max per metric (``metrics`` None: those of ``units``), as the
-        archiver derives them; ``units`` gives each metric's unit."""
+        """Job-wide avg/min/max per metric (``metrics`` None: those of ``units``); ``units``
+        gives each metric's unit.
+
+        An archived job answers with the statistics its ``meta.json`` stores, as cc-backend
+        does: a metric asked for by name that has none there gets zeros (with ``metrics``
+        None it is left out). A job whose data is still in its metric data backend answers
+        with statistics derived from its node series, as the archiver will store them.
+        """
+        if not _from_store(job):
+            return self._archived_stats(job, metrics, units)
         names = list(metrics) if metrics is not None else list(units)
         per_host = self.load_stats(job, [n for n in names if n in units])
         return {
@@ -204,6 +216,21 @@ class JobMetricData:
             for name, hosts in per_host.items()
             if hosts
         }
+
+    def _archived_stats(
+        self, job: Job, metrics: Sequence[str] | None, units: Mapping[str, Unit]
+    ) -> dict[str, JobStatistics]:
+        stored = self.archive_cache.archive.load_meta(job).statistics or {}
+        names = list(metrics) if metrics is not None else [n for n in units if n in stored]
+        found: dict[str, JobStatistics] = {}
+        for name in names:
+            unit = units.get(name, _NO_UNIT)
+            kept = stored.get(name)
+            if kept is None:
+                found[name] = JobStatistics(unit=unit, avg=0.0, min=0.0, max=0.0)
+            else:
+                found[name] = JobStatistics(unit=unit, avg=kept.avg, min=kept.min, max=kept.max)
+        return found
 
     def load_scoped_stats(
         self, job: Job, metrics: Sequence[str] | None, scopes: Sequence[MetricScope]

@@ -1,4 +1,5 @@
-"""A served site with jobs, tags, users and node states, and a GraphQL client for it.
+"""A served site with jobs, tags, users and node states, and a GraphQL client for it; the
+site of cc-backend's reference database (``reference_gql``, ``reference_db``).
 
 The people of the site, one per role (tokens carry roles and projects as claims):
 
@@ -15,6 +16,8 @@ root        admin                      everything
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +28,17 @@ import tornado.web
 from dotenv import dotenv_values
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
+from cc_backend.archive import open_archive
 from cc_backend.auth.keys import load_private_key
 from cc_backend.auth.tokens import issue_token
+from cc_backend.config import load_config, load_secrets
+from cc_backend.domain.cluster import Cluster
 from cc_backend.domain.errors import NotFound
 from cc_backend.domain.job import Job
 from cc_backend.domain.tag import Tag
 from cc_backend.domain.user import User
 from cc_backend.repository.nodes import HealthState, NodeStateRow, SchedulerState
-from cc_backend.server import Backends, make_api_app
+from cc_backend.server import Backends, build_backends, make_api_app
 from tests.web.browser import PASSWORDS, serving
 
 #: The people of the site by role (``None``: no credentials at all).
@@ -270,3 +276,39 @@ def seeded(backends: Backends) -> Seeded:
 def gql(site_url: str, backends: Backends, sign: Callable[[User], str]) -> GraphQL:
     """A GraphQL client of the served site (see :class:`GraphQL`)."""
     return GraphQL(site_url, sign, backends, AsyncHTTPClient())
+
+
+@pytest.fixture
+async def reference_gql(site: Path, reference_dir: Path) -> AsyncIterator[GraphQL]:
+    """The site with the reference database and clusters, served; requests as ``demo``.
+
+    The cluster files are in the site's archive before the backends open, as on a site that
+    starts with them (the built-in metric store serves the clusters it knows at start).
+    """
+    shutil.copyfile(reference_dir / "db" / "job.db", site / "var" / "job.db")
+    config, secrets = load_config(site / "config.json"), load_secrets(site / "config.json")
+    archive = open_archive(config.archive, secrets)
+    try:
+        for name in ("alex", "fritz"):
+            path = reference_dir / "job-archive" / name / "cluster.json"
+            archive.store_cluster(Cluster.from_json(path.read_bytes()))
+    finally:
+        archive.close()
+    backends = build_backends(config, secrets)
+    key = load_private_key(str(dotenv_values(site / ".env")["JWT_PRIVATE_KEY"]))
+    try:
+        async with serving(graphql_app(backends)) as base:
+            yield GraphQL(base, lambda user: issue_token(user, key), backends, AsyncHTTPClient())
+    finally:
+        backends.close()
+
+
+@pytest.fixture
+def reference_db(reference_dir: Path) -> sqlite3.Connection:
+    """The reference database, read-only."""
+    uri = f"file:{reference_dir / 'db' / 'job.db'}?mode=ro"
+    return sqlite3.connect(uri, uri=True)
+
+
+#: The admin of the reference database (its only user, roles admin and api).
+DEMO = User.build("demo", ["admin", "api"])

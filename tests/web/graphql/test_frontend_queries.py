@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dotenv import dotenv_values
-from tornado.httpclient import AsyncHTTPClient
 
-from cc_backend.auth.keys import load_private_key
-from cc_backend.auth.tokens import issue_token
-from cc_backend.config import load_config, load_secrets
 from cc_backend.domain.cluster import Cluster
-from cc_backend.domain.user import User
-from cc_backend.server import build_backends
 from cc_backend.services.importer import import_job_files
-from tests.web.browser import serving
-from tests.web.graphql.conftest import GraphQL, Reply, graphql_app
+from tests.web.graphql.conftest import DEMO, GraphQL, Reply
 
 pytestmark = pytest.mark.reference
 
@@ -220,33 +210,6 @@ NODE_STATES_TIMED = """
         }
       }
     """
-
-
-@pytest.fixture
-async def reference_gql(site: Path, reference_dir: Path) -> AsyncIterator[GraphQL]:
-    """The site with the reference database and clusters, served; requests as ``demo``."""
-    shutil.copyfile(reference_dir / "db" / "job.db", site / "var" / "job.db")
-    backends = build_backends(load_config(site / "config.json"), load_secrets(site / "config.json"))
-    for name in ("alex", "fritz"):
-        path = reference_dir / "job-archive" / name / "cluster.json"
-        backends.archive.store_cluster(Cluster.from_json(path.read_bytes()))
-    backends.clusters.refresh()
-    key = load_private_key(str(dotenv_values(site / ".env")["JWT_PRIVATE_KEY"]))
-    try:
-        async with serving(graphql_app(backends)) as base:
-            yield GraphQL(base, lambda user: issue_token(user, key), backends, AsyncHTTPClient())
-    finally:
-        backends.close()
-
-
-@pytest.fixture
-def reference_db(reference_dir: Path) -> sqlite3.Connection:
-    """The reference database, read-only."""
-    uri = f"file:{reference_dir / 'db' / 'job.db'}?mode=ro"
-    return sqlite3.connect(uri, uri=True)
-
-
-DEMO = User.build("demo", ["admin", "api"])
 
 
 async def _run(gql: GraphQL, query: str, variables: dict[str, Any] | None = None) -> Reply:
