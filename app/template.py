@@ -48,9 +48,11 @@ nav.cc-nav summary { cursor: pointer; padding: .25rem .4rem; list-style: none; }
 nav.cc-nav details[open] .menu { position: absolute; z-index: 10; display: flex;
   flex-direction: column; min-width: 10rem; padding: .25rem; border-radius: .25rem;
   background: var(--header-background, #0072b5); box-shadow: 0 .25rem .75rem rgba(0,0,0,.3); }
-nav.cc-nav form { margin-left: auto; display: flex; gap: .25rem; }
-nav.cc-nav input[type=search] { width: 16rem; max-width: 40vw; padding: .25rem .5rem;
+nav.cc-nav form { margin-left: auto; display: flex; gap: .25rem; flex: 1 1 9rem;
+                  max-width: 16rem; }
+nav.cc-nav input[type=search] { width: 100%; padding: .25rem .5rem;
   border-radius: .25rem; border: 1px solid rgba(255,255,255,.5); }
+nav.cc-nav .links, nav.cc-nav .user { flex: none; }
 nav.cc-nav .user { display: flex; gap: .5rem; align-items: center; opacity: .95; }
 """
 

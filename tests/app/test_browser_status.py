@@ -185,3 +185,22 @@ async def test_a_plain_user_gets_403(tab: Tab) -> None:
         response = await tab.page.goto(tab.base + path)
         assert response is not None
         assert response.status == 403
+
+
+async def test_the_header_keeps_to_one_line_beside_the_longest_title(demo: StatusSite) -> None:
+    """At 1,500 px the status page's title ("fritz Dashboard - ClusterCockpit") leaves the
+    header less room than any other page's; the search box gives way before a link wraps."""
+    async with open_tab(demo.base, viewport={"width": 1500, "height": 900}) as wide:
+        await wide.log_in("root", STATUS)
+        await _loaded(wide)
+        nav = wide.page.locator("nav.cc-nav")
+        parts = [
+            nav.get_by_role("link", name="Jobs", exact=True),
+            nav.locator("input[type=search]"),
+            nav.get_by_role("link", name="Logout"),
+        ]
+        boxes = [await part.bounding_box() for part in parts]
+        assert all(box is not None for box in boxes)
+        middles = [box["y"] + box["height"] / 2 for box in boxes if box is not None]
+        assert max(middles) - min(middles) < 4, middles
+        assert wide.errors == []
