@@ -43,6 +43,10 @@ NUMBER_COLUMNS = (
     "Core hours",
     "Accelerator hours",
 )
+#: Columns of totals in hours, shown as whole numbers with thousands separated.
+HOURS_COLUMNS = ("Walltime [h]", "Node hours", "Core hours", "Accelerator hours")
+#: Tabulator's format of :data:`HOURS_COLUMNS`.
+_WHOLE_NUMBER = {"type": "money", "decimal": ".", "thousand": ",", "symbol": "", "precision": 0}
 #: Row data the links are made of (not shown).
 LINK_COLUMNS = ("row_url", "jobs_url")
 
@@ -117,7 +121,11 @@ class GroupTable(pn.viewable.Viewer):
             layout="fit_columns",
             sizing_mode="stretch_width",
             hidden_columns=list(LINK_COLUMNS),
-            formatters={first: link, "Jobs": {"type": "link", "urlField": "jobs_url"}},
+            formatters={
+                first: link,
+                "Jobs": {"type": "link", "urlField": "jobs_url"},
+                **dict.fromkeys(HOURS_COLUMNS, _WHOLE_NUMBER),
+            },
             text_align=dict.fromkeys(("Users", *NUMBER_COLUMNS), "right"),
             sorters=[{"field": "Jobs", "dir": "desc"}],
         )

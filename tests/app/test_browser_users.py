@@ -7,6 +7,7 @@ Skipped with the reason when chromium or playwright is missing, unless CC_REQUIR
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -63,6 +64,10 @@ async def test_the_users_list_leads_to_a_user_view_with_histograms(tab: PageTab)
     rows = await _table_rows(tab)
     assert await rows.count() > 1
     await tab.screenshot("users-list")
+    cells = rows.locator(".tabulator-cell[tabulator-field='Core hours']")
+    core_hours = await cells.all_inner_texts()
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*", text.strip()) for text in core_hours), core_hours
+    assert any("," in text for text in core_hours)  # thousands are separated
 
     link = rows.first.locator(".tabulator-cell[tabulator-field=User] a")
     username = (await link.inner_text()).strip()
