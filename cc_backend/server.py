@@ -164,7 +164,11 @@ def build_backends(config: Config, secrets: Secrets) -> Backends:
         node_overview=NodeOverview(clusters.get, nodes, metric_data),
         cluster_status=ClusterStatusReader(clusters.get, metric_data),
         job_metric_stats=JobMetricStats(
-            job_statistics, jobs, metric_data, lookback=_metric_retention(config)
+            job_statistics,
+            jobs,
+            metric_data,
+            archive=archive,
+            lookback=_metric_retention(config),
         ),
         archiving=archiving,
         lifecycle=JobLifecycle(jobs, tags, nodes, clusters, archiving),

@@ -72,9 +72,17 @@ class RunningJobsLab:
         )
         return self.backends.jobs.add(job)
 
-    def finished(self, host: str, flops: list[float], bandwidth: list[float], **fields: Any) -> int:
+    def finished(
+        self,
+        host: str,
+        flops: list[float],
+        bandwidth: list[float],
+        *,
+        indexed: bool = True,
+        **fields: Any,
+    ) -> int:
         """An archived job with these node series (and their statistics in its meta data),
-        in the statistics index."""
+        in the statistics index unless not ``indexed``."""
         job = self.make_job(
             jobState="completed",
             duration=3600,
@@ -92,6 +100,8 @@ class RunningJobsLab:
         )
         meta = meta.model_copy(update={"statistics": data.meta_statistics(1)})
         self.backends.archive.import_job(meta, data)
+        if not indexed:
+            return meta.id or 0
         index = self.backends.statistics_index.index()
         assert index is not None
         index.build(self.backends.archive.iter_jobs())

@@ -60,6 +60,7 @@ class Lab(RunningJobsLab):
             backends.job_statistics,
             backends.jobs,
             metric_data or backends.metric_data,
+            archive=backends.archive,
             clock=lambda: self.now,
         )
 
@@ -125,6 +126,55 @@ def test_finished_jobs_keep_the_statistics_of_the_index(lab: Lab) -> None:
     }
     assert stats_by_job(found)[running] == lab.expected(0, "f0101")
     assert [j.id for j in found] == [finished, running]  # by start time, as before
+
+
+def test_archived_jobs_the_index_lacks_get_the_statistics_of_their_meta_data(
+    lab: Lab,
+) -> None:
+    indexed = lab.finished("f0120", [150.0, 40.0], [30.0, 80.0])
+    unindexed = lab.finished("f0121", [10.0, 30.0], [4.0, 8.0], indexed=False)
+    lab.finished("f0122", [1.0, 1.0], [1.0, 1.0], indexed=False, user="bob")  # filtered out
+    service = lab.service()
+
+    found = stats_by_job(service.job_metric_stats([user_is("alice")], actor=None))
+
+    assert found[unindexed] == {"flops_any": (20.0, 10.0, 30.0), "mem_bw": (6.0, 4.0, 8.0)}
+    assert found[indexed] == {"flops_any": (95.0, 40.0, 150.0), "mem_bw": (55.0, 30.0, 80.0)}
+    only_bandwidth = service.job_metric_stats([user_is("alice")], actor=None, metrics=["mem_bw"])
+    assert stats_by_job(only_bandwidth)[unindexed] == {"mem_bw": (6.0, 4.0, 8.0)}
+    assert len(found) == 2
+
+
+def test_finished_jobs_without_archived_meta_data_keep_no_statistics(lab: Lab) -> None:
+    def finished(host: str, status: MonitoringStatus) -> int:
+        job = lab.make_job(
+            jobState="completed",
+            startTime=lab.start - 9000,
+            resources=[{"hostname": host}],
+            monitoringStatus=int(status),
+        )
+        return lab.backends.jobs.add(job)
+
+    unmonitored = finished("f0121", MonitoringStatus.DISABLED)
+    lost = finished("f0123", MonitoringStatus.ARCHIVING_SUCCESSFUL)  # not in the archive
+
+    found = stats_by_job(lab.service().job_metric_stats(actor=None, metrics=METRICS))
+
+    assert found == {unmonitored: {}, lost: {}}
+
+
+def test_at_most_so_many_meta_data_files_are_read_per_request(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    older = lab.finished("f0120", [1.0], [2.0], indexed=False)
+    newer = lab.finished("f0121", [3.0], [4.0], indexed=False)
+    monkeypatch.setattr("cc_backend.services.job_metric_stats.MAX_META_READS", 1)
+
+    with caplog.at_level(logging.INFO, logger=LOG):
+        found = stats_by_job(lab.service().job_metric_stats(actor=None, metrics=METRICS))
+
+    assert found == {older: {}, newer: {"flops_any": (3.0, 3.0, 3.0), "mem_bw": (4.0, 4.0, 4.0)}}
+    assert "2 finished job(s) without statistics in the index" in caplog.text
 
 
 def test_filters_and_visibility_apply_to_running_jobs(lab: Lab) -> None:
