@@ -29,12 +29,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from cc_backend.archive import JobArchive
 from cc_backend.domain.errors import InvalidInput, NotFound
 from cc_backend.domain.filters import JobFilter
 from cc_backend.domain.job import Job, JobState, MonitoringStatus
+from cc_backend.domain.job import MetricStatistics as MetaStatistics
 from cc_backend.domain.user import User
 from cc_backend.metricdata.base import MetricDataRepository
 from cc_backend.repository.jobs import JobRepository
@@ -51,6 +52,19 @@ log = logging.getLogger(__name__)
 
 #: Archived jobs missing from the index whose ``meta.json`` one request reads at most.
 MAX_META_READS = 500
+
+
+def _named(
+    stats: Mapping[str, MetaStatistics], metrics: Sequence[str] | None
+) -> tuple[NamedStats, ...]:
+    """A job's statistics as in meta.json, of ``metrics`` in their order (None: all, by
+    name); metrics without statistics are left out."""
+    names = sorted(stats) if metrics is None else [m for m in metrics if m in stats]
+    return tuple(
+        NamedStats(m, MetricStatistics(avg=s.avg, min=s.min, max=s.max))
+        for m in names
+        for s in (stats[m],)
+    )
 
 
 class JobMetricStats:
@@ -121,13 +135,7 @@ class JobMetricStats:
         for job, data in per_job:
             if data is None:
                 continue
-            stats = data.meta_statistics(job.num_nodes)
-            names = sorted(stats) if metrics is None else [m for m in metrics if m in stats]
-            result[job.id or 0] = tuple(
-                NamedStats(m, MetricStatistics(avg=s.avg, min=s.min, max=s.max))
-                for m in names
-                for s in (stats[m],)
-            )
+            result[job.id or 0] = _named(data.meta_statistics(job.num_nodes), metrics)
         return result
 
     def archived_statistics(
@@ -160,10 +168,5 @@ class JobMetricStats:
                 stored = self.archive.load_meta(job).statistics or {}
             except (NotFound, InvalidInput):
                 continue
-            names = sorted(stored) if metrics is None else [m for m in metrics if m in stored]
-            result[job.id or 0] = tuple(
-                NamedStats(m, MetricStatistics(avg=s.avg, min=s.min, max=s.max))
-                for m in names
-                for s in (stored[m],)
-            )
+            result[job.id or 0] = _named(stored, metrics)
         return result
