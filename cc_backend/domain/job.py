@@ -125,6 +125,15 @@ class Job(_Model):
     stop_time: int | None = Field(default=None, description="Stop, Unix seconds")
 
     @property
+    def is_archived(self) -> bool:
+        """Whether the job's data and meta data are in the job archive (archived and no
+        longer running)."""
+        return (
+            self.monitoring_status is MonitoringStatus.ARCHIVING_SUCCESSFUL
+            and self.job_state is not JobState.RUNNING
+        )
+
+    @property
     def hostnames(self) -> list[str]:
         """Host names of all allocated nodes, in allocation order."""
         return [r.hostname for r in self.resources]

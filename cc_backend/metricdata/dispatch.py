@@ -21,7 +21,7 @@ from concurrent.futures import Future
 
 from cc_backend.archive import JobArchive
 from cc_backend.domain.cluster import Cluster, MetricScope
-from cc_backend.domain.job import Job, JobState, MonitoringStatus
+from cc_backend.domain.job import Job
 from cc_backend.domain.jobdata import (
     JobData,
     JobMetric,
@@ -113,10 +113,7 @@ _NO_UNIT = Unit(base="")
 
 def _from_store(job: Job) -> bool:
     """Whether ``job``'s data still lives in the metric store rather than in the archive."""
-    return (
-        job.job_state is JobState.RUNNING
-        or job.monitoring_status is not MonitoringStatus.ARCHIVING_SUCCESSFUL
-    )
+    return not job.is_archived
 
 
 class JobMetricData:

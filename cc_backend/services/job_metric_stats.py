@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from cc_backend.archive import JobArchive
 from cc_backend.domain.errors import InvalidInput, NotFound
 from cc_backend.domain.filters import JobFilter
-from cc_backend.domain.job import Job, JobState, MonitoringStatus
+from cc_backend.domain.job import Job
 from cc_backend.domain.job import MetricStatistics as MetaStatistics
 from cc_backend.domain.user import User
 from cc_backend.metricdata.base import MetricDataRepository
@@ -156,12 +156,7 @@ class JobMetricStats:
                 MAX_META_READS,
             )
         wanted = JobFilter.model_validate({"dbId": candidates[:MAX_META_READS]})
-        archived = [
-            job
-            for job in self.jobs.query([wanted], actor=None).items
-            if job.monitoring_status is MonitoringStatus.ARCHIVING_SUCCESSFUL
-            and job.job_state is not JobState.RUNNING
-        ]
+        archived = [job for job in self.jobs.query([wanted], actor=None).items if job.is_archived]
         result: dict[int, tuple[NamedStats, ...]] = {}
         for job in archived:
             try:
